@@ -1,0 +1,128 @@
+// elmq info: what a model file holds.
+#include <algorithm>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/json.h"
+#include "elm/common/errors.h"
+#include "elm/common/serialize.h"
+#include "elm/elm_model.h"
+
+namespace elmq {
+namespace cli {
+
+namespace {
+
+ArgParser make_parser() {
+  ArgParser p("elmq info", "elmq info MODEL [--json]",
+              "Describes an elmq file: its kind and format version, and for ELM models the\n"
+              "task, input width, hidden layer, outputs, classes, lambda and scaling.");
+  p.positional("MODEL", "an elmq file");
+  p.flag("json", "print one JSON object on stdout instead of text");
+  return p;
+}
+
+std::uint32_t u32_at(const std::string& bytes, std::size_t offset) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[offset + i]);
+  return v;
+}
+
+}  // namespace
+
+int run_info(const Args& args) {
+  const ArgParser parser = make_parser();
+  const ParsedArgs a = parser.parse(args);
+  if (a.flag("help")) {
+    std::cout << parser.help();
+    return 0;
+  }
+  const std::string path = a.positionals()[0];
+  const std::string bytes = read_file_bytes(path);
+  const FileKind kind = peek_file_kind(bytes);  // validates magic, size and checksum
+  // Header layout (elm/common/serialize.h): container version at 8, kind version at 16.
+  const std::uint32_t container_version = u32_at(bytes, 8);
+  const std::uint32_t kind_version = u32_at(bytes, 16);
+  const bool json = a.flag("json");
+  // Decode before printing anything, so that a corrupt file gives only the error line.
+  std::unique_ptr<ElmModel> model;
+  if (kind == FileKind::kElm) model = std::make_unique<ElmModel>(ElmModel::from_bytes(bytes));
+
+  JsonWriter j;
+  j.begin_object().field("command", "info").field("file", path);
+  j.field("bytes", static_cast<std::uint64_t>(bytes.size()));
+  j.field("kind", file_kind_name(kind));
+  j.field("container_version", static_cast<std::uint64_t>(container_version));
+  j.field("kind_version", static_cast<std::uint64_t>(kind_version));
+  if (!json) {
+    std::cout << "file:           " << path << " (" << bytes.size() << " bytes)\n"
+              << "kind:           " << file_kind_name(kind) << " (format version " << kind_version
+              << ", container version " << container_version << ")\n";
+  }
+
+  if (kind != FileKind::kElm) {
+    // Other kinds are described by the modules that own them once they exist.
+    j.field("details", false).end_object();
+    if (json) {
+      std::cout << j.str() << "\n";
+    } else {
+      std::cout << "details:        not available for this kind in this version of elmq\n";
+    }
+    return 0;
+  }
+
+  const ElmModel& m = *model;
+  const ElmConfig& cfg = m.config();
+  const bool classification = m.task() == Task::kClassification;
+  if (json) {
+    j.field("details", true);
+    j.field("task", task_name(m.task())).field("n_features", m.n_features());
+    j.field("hidden", cfg.hidden.describe()).field("n_hidden", m.n_hidden());
+    j.key("hidden_groups").begin_array();
+    for (const auto& g : cfg.hidden.groups) {
+      j.begin_object().field("count", g.count).field("activation", activation_name(g.activation));
+      j.field("init", weight_init_name(g.init));
+      j.end_object();
+    }
+    j.end_array();
+    j.field("hidden_seed", static_cast<std::uint64_t>(cfg.hidden.seed));
+    j.field("n_outputs", m.n_outputs());
+    if (classification) {
+      j.key("classes").begin_array();
+      for (Index c = 0; c < m.classes().size(); ++c) j.value(m.classes()[c]);
+      j.end_array();
+    }
+    j.field("lambda", m.lambda()).field("lambda_auto", cfg.ridge.auto_lambda);
+    j.field("scaling", scaling_name(m.scaler().kind()));
+    j.field("class_weight", cfg.class_weight == ClassWeight::kBalanced ? "balanced" : "none");
+    j.field("training_state", m.has_training_state());
+    j.end_object();
+    std::cout << j.str() << "\n";
+    return 0;
+  }
+  std::cout << "task:           " << task_name(m.task()) << "\n"
+            << "features:       " << m.n_features() << "\n"
+            << "hidden:         " << cfg.hidden.describe() << " = " << m.n_hidden()
+            << " neurons, seed " << cfg.hidden.seed << "\n"
+            << "outputs:        " << m.n_outputs() << "\n";
+  if (classification) {
+    std::cout << "classes:        ";
+    const Index shown = std::min<Index>(m.classes().size(), 20);
+    for (Index c = 0; c < shown; ++c) std::cout << (c ? " " : "") << m.classes()[c];
+    if (m.classes().size() > shown) std::cout << " ... (" << m.classes().size() << " in all)";
+    std::cout << "\n";
+  }
+  std::cout << "lambda:         " << m.lambda() << (cfg.ridge.auto_lambda ? " (auto)" : " (fixed)")
+            << "\n"
+            << "scaling:        " << scaling_name(m.scaler().kind()) << "\n"
+            << "class weight:   "
+            << (cfg.class_weight == ClassWeight::kBalanced ? "balanced" : "none") << "\n"
+            << "training state: " << (m.has_training_state() ? "stored" : "not stored") << "\n";
+  return 0;
+}
+
+}  // namespace cli
+}  // namespace elmq

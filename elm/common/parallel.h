@@ -1,0 +1,40 @@
+// The one parallel loop of elmq.
+//
+// Every multi-threaded region of the library goes through `parallel_for`:
+// an explicit thread count, a serial path for small inputs, and exceptions
+// captured inside the workers and rethrown on the calling thread (an
+// exception escaping an OpenMP region would call std::terminate).
+//
+// Eigen's own threading is disabled for elmq (EIGEN_DONT_PARALLELIZE is a
+// public compile definition of elmq::elm): products inside a task are serial,
+// and the library decides how work is split. Results never depend on the
+// thread count because each task's output is computed by exactly one thread
+// in a fixed order.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace elmq {
+
+/// Number of threads the machine offers (OpenMP's default team size, at least 1).
+int max_threads();
+
+/// Maps a user's thread request to a count: 0 means all (`max_threads()`),
+/// n > 0 means min(n, 4 * max_threads()).
+/// @throws InvalidArgument for a negative request.
+int resolve_threads(int requested);
+
+/// Calls `fn(task)` for every task in [0, n_tasks), on up to `threads` threads
+/// (dynamic schedule). Runs serially when threads <= 1 or n_tasks <= 1.
+/// If any call throws, the first exception is rethrown after the loop (the
+/// remaining tasks are skipped).
+void parallel_for(std::int64_t n_tasks, int threads, const std::function<void(std::int64_t)>& fn);
+
+/// Splits [0, n) into contiguous ranges of about `grain` items and calls
+/// `fn(begin, end)` for each, in parallel as `parallel_for`. The split depends
+/// only on n and grain, never on the thread count.
+void parallel_for_range(std::int64_t n, std::int64_t grain, int threads,
+                        const std::function<void(std::int64_t, std::int64_t)>& fn);
+
+}  // namespace elmq

@@ -1,0 +1,1382 @@
+#include "elm/online_elm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <cmath>
+#include <limits>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Eigenvalues>
+
+#include "elm/common/errors.h"
+#include "elm/common/parallel.h"
+#include "elm/common/serialize.h"
+
+namespace elmq {
+
+namespace {
+
+constexpr std::uint32_t kOnlineFileVersion = 1;
+// P and G are stored as their upper triangle in blocks of kTile rows; each
+// block-row starts at a column that is a multiple of kTile, so it is a dense
+// kTile x (Lp - start) matrix whose rows are aligned for SIMD loads.
+constexpr Index kTile = 8;
+// Queued rank-1 corrections are applied to P when this many are waiting: the
+// stored triangle is then written once per kQueueFlush samples, while the
+// per-sample cost of the queue (2 * count * L multiply-adds) stays well below
+// the L^2 / 2 of reading the triangle.
+constexpr Index kQueueFlush = 64;
+constexpr Index kQueueCapacity = 2 * kQueueFlush;  // a full block may arrive with 63 waiting
+constexpr Index kStatsRows = 64;                   // hidden rows buffered before a rank-64 add to G
+// Columns per GEMM call: keeps Eigen's packing buffers under its stack limit,
+// so the single-row paths never reach the heap.
+constexpr Index kColChunk = 128;
+constexpr Index kMaxBlockRows = 64;
+constexpr std::int64_t kDefaultResolvePeriod = 1'000'000;
+// A downdate pivot 1 - w h^T P h below this (for float32 state; the square
+// for float64) loses too many digits in the recursion: with statistics the
+// removal is done as an exact re-solve instead.
+constexpr double kMinPivotF32 = 1e-3;
+constexpr double kMinPivotF64 = 1e-6;
+
+Index block_offset(Index b, Index lp) { return kTile * b * lp - kTile * kTile * b * (b - 1) / 2; }
+Index packed_size(Index lp) { return block_offset(lp / kTile, lp); }
+
+template <typename T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+template <typename T>
+using BlockMap = Eigen::Map<RowMat<T>, Eigen::Aligned16>;
+template <typename T>
+using ConstBlockMap = Eigen::Map<const RowMat<T>, Eigen::Aligned16>;
+
+// Copies the upper triangle of the 8x8 diagonal block to its lower triangle:
+// a GEMM may round (i, j) and (j, i) differently, symmetry must stay exact.
+template <typename T>
+void symmetrize_diagonal(T* blk, Index row_len) {
+  for (Index r = 1; r < kTile; ++r)
+    for (Index s = 0; s < r; ++s) blk[r * row_len + s] = blk[s * row_len + r];
+}
+
+// Packed symmetric L x L (padded to Lp) <-> dense.
+template <typename T>
+void pack_dense(const RowMatrixXd& dense, Index lp, Vec<T>& packed) {
+  const Index L = dense.rows();
+  packed.setZero(packed_size(lp));
+  for (Index b = 0; b < lp / kTile; ++b) {
+    const Index n = lp - kTile * b;
+    T* blk = packed.data() + block_offset(b, lp);
+    for (Index r = 0; r < kTile; ++r) {
+      const Index i = kTile * b + r;
+      if (i >= L) break;
+      for (Index j = kTile * b; j < L; ++j) blk[r * n + (j - kTile * b)] = static_cast<T>(dense(i, j));
+    }
+    symmetrize_diagonal(blk, n);
+  }
+}
+
+template <typename T>
+RowMatrixXd unpack_dense(const T* packed, Index L, Index lp) {
+  RowMatrixXd dense = RowMatrixXd::Zero(lp, lp);
+  for (Index b = 0; b < lp / kTile; ++b) {
+    const Index n = lp - kTile * b;
+    const T* blk = packed + block_offset(b, lp);
+    for (Index r = 0; r < kTile; ++r) {
+      const Index i = kTile * b + r;
+      for (Index j = kTile * b; j < lp; ++j) {
+        dense(i, j) = static_cast<double>(blk[r * n + (j - kTile * b)]);
+        dense(j, i) = dense(i, j);
+      }
+    }
+  }
+  return dense.topLeftCorner(L, L);
+}
+
+// y += Q x for the packed symmetric Q (Lp x Lp): one pass over the stored
+// triangle; each block-row contributes its rows (dot products) and, above the
+// diagonal block, its transpose (axpys), the two from the same cache lines.
+template <typename T>
+void packed_symv(const T* packed, Index lp, const T* x, T* y) {
+  using Row8 = Eigen::Matrix<T, kTile, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<Vec<T>> yv(y, lp);
+  Eigen::Map<const Vec<T>> xv(x, lp);
+  for (Index b = 0; b < lp / kTile; ++b) {
+    const Index c0 = kTile * b, n = lp - c0;
+    Eigen::Map<const Row8, Eigen::Aligned16> blk(packed + block_offset(b, lp), kTile, n);
+    yv.template segment<kTile>(c0).noalias() += blk * xv.segment(c0, n);
+    if (n > kTile) {
+      yv.segment(c0 + kTile, n - kTile).noalias() +=
+          blk.rightCols(n - kTile).transpose() * xv.template segment<kTile>(c0);
+    }
+  }
+}
+
+// packed = alpha * packed + sum_j coef_j v_j v_j^T over the rows v_j of `rows`
+// (m x Lp), as one rank-m GEMM per block-row. `ab` is 8 x >= m scratch.
+template <typename TP, typename TV>
+void packed_rank_update(TP* packed, Index lp, double alpha, const RowMat<TV>& rows, Index m,
+                        const Vec<double>& coef, RowMat<TV>& ab, RowMat<TV>& tmp) {
+  for (Index b = 0; b < lp / kTile; ++b) {
+    const Index c0 = kTile * b, n = lp - c0;
+    BlockMap<TP> blk(packed + block_offset(b, lp), kTile, n);
+    for (Index j = 0; j < m; ++j)
+      for (Index r = 0; r < kTile; ++r)
+        ab(r, j) = static_cast<TV>(coef[j] * static_cast<double>(rows(j, c0 + r)));
+    for (Index j0 = 0; j0 < n; j0 += kColChunk) {
+      const Index w = std::min(kColChunk, n - j0);
+      auto dst = blk.middleCols(j0, w);
+      if (alpha != 1.0) dst *= static_cast<TP>(alpha);
+      if (m == 0) continue;
+      if constexpr (std::is_same_v<TP, TV>) {
+        dst.noalias() += ab.leftCols(m) * rows.block(0, c0 + j0, m, w);
+      } else {
+        // float products, double accumulation (the statistics of G).
+        tmp.leftCols(w).noalias() = ab.leftCols(m) * rows.block(0, c0 + j0, m, w);
+        dst += tmp.leftCols(w).template cast<TP>();
+      }
+    }
+    symmetrize_diagonal(blk.data(), n);
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- names, config
+
+const char* state_precision_name(StatePrecision p) {
+  switch (p) {
+    case StatePrecision::kFloat32: return "float32";
+    case StatePrecision::kFloat64: return "float64";
+  }
+  return "unknown";
+}
+
+StatePrecision parse_state_precision(const std::string& name) {
+  if (name == "float32") return StatePrecision::kFloat32;
+  if (name == "float64") return StatePrecision::kFloat64;
+  throw InvalidArgument(str_cat("unknown state precision '", name, "' (known: float32, float64)"));
+}
+
+std::int64_t OnlineConfig::effective_resolve_period() const {
+  if (resolve_period > 0) return resolve_period;
+  if (forgetting >= 1.0) return kDefaultResolvePeriod;
+  const double p = std::ceil(3.0 / (1.0 - forgetting));
+  return static_cast<std::int64_t>(std::min(p, static_cast<double>(kDefaultResolvePeriod)));
+}
+
+void OnlineConfig::validate() const {
+  ELMQ_CHECK_ARG(std::isfinite(forgetting) && forgetting > 0.0 && forgetting <= 1.0,
+                 "OnlineConfig.forgetting must be in (0, 1], got ", forgetting);
+  ELMQ_CHECK_ARG(static_cast<std::uint32_t>(precision) <= 1,
+                 "OnlineConfig.precision is not a known precision (",
+                 static_cast<int>(precision), ")");
+  ELMQ_CHECK_ARG(resolve_period >= 0, "OnlineConfig.resolve_period must be >= 0 (0 = automatic), got ",
+                 resolve_period);
+  ELMQ_CHECK_ARG(block_rows >= 1 && block_rows <= kMaxBlockRows,
+                 "OnlineConfig.block_rows must be in [1, ", kMaxBlockRows, "], got ", block_rows);
+}
+
+// ---------------------------------------------------------------- features
+
+namespace detail {
+
+struct OnlineFeatures {
+  Scaler scaler;
+  HiddenLayer hidden;
+  Index L = 0, Lp = 0;
+  bool rbf = false;
+
+  OnlineFeatures(Scaler s, HiddenLayer h) : scaler(std::move(s)), hidden(std::move(h)) {
+    L = hidden.n_neurons();
+    Lp = (L + kTile - 1) / kTile * kTile;
+    rbf = hidden.config().has_rbf();
+  }
+
+  // ws.hidden (length Lp, zero beyond L) = g(W s(x) + b).
+  void hidden_row(const float* x, PredictWorkspace& ws) const {
+    const Index d = hidden.n_inputs();
+    if (ws.scaled.size() != d) ws.scaled.resize(d);
+    if (ws.hidden.size() != Lp) ws.hidden.setZero(Lp);
+    scaler.transform_row(x, ws.scaled.data());
+    assert(ws.scaled.allFinite() && "OnlineElm: input row must be finite");
+    auto h = ws.hidden.head(L);
+    h.noalias() = hidden.weights() * ws.scaled;
+    h += hidden.bias();
+    float x_sq = 0.0f;
+    if (rbf) x_sq = ws.scaled.squaredNorm();
+    Eigen::Map<RowMatrixXf> h_row(ws.hidden.data(), 1, L);
+    hidden.activate(h_row, Eigen::Map<const VectorXf>(&x_sq, 1));
+  }
+};
+
+// ---------------------------------------------------------------- state
+
+// P = c * (P_base + sum_j sign_j v_j v_j^T): the packed triangle P_base, a
+// queue of pending rank-1 corrections and a scalar multiplier (forgetting
+// divides P by rho each step; the multiplier is folded in at each flush).
+class OnlineState {
+ public:
+  virtual ~OnlineState() = default;
+  virtual std::unique_ptr<OnlineState> clone() const = 0;
+  virtual StatePrecision precision() const = 0;
+  /// P = dense (L x L), queue cleared, c = 1.
+  virtual void set_dense(const RowMatrixXd& dense) = 0;
+  virtual RowMatrixXd dense() const = 0;
+  /// q = Q h for h of length Lp (zero padded); returns h . q (Q: P without c).
+  virtual double apply(const float* h) = 0;
+  /// The last q, as double.
+  virtual void q_to(VectorXd& out) const = 0;
+  /// Queues sign * (scale q)(scale q)^T.
+  virtual void enqueue_q(double scale, double sign) = 0;
+  /// ut = H Q (k x Lp), H: k x Lp.
+  virtual void apply_block(const RowMatrixXf& h, RowMatrixXd& ut) const = 0;
+  /// Queues sign * v v^T for each row v of rows (k x Lp).
+  virtual void enqueue_rows(const RowMatrixXd& rows, double sign) = 0;
+  virtual void flush() = 0;
+  virtual double c() const = 0;
+  virtual void scale_c(double f) = 0;
+  virtual Index queued() const = 0;
+  virtual std::size_t bytes() const = 0;
+  virtual void save(RecordWriter& w) const = 0;
+  virtual void load(const RecordReader& r) = 0;
+};
+
+}  // namespace detail
+
+namespace {
+
+constexpr std::uint32_t kTagPBase = tag("PBAS");
+constexpr std::uint32_t kTagPQueue = tag("PQUE");
+constexpr std::uint32_t kTagPSign = tag("PSGN");
+constexpr std::uint32_t kTagPMul = tag("PMUL");
+constexpr std::uint32_t kTagPPrec = tag("PREC");
+
+template <typename T>
+class PackedState final : public detail::OnlineState {
+ public:
+  PackedState(Index L, Index lp)
+      : L_(L),
+        lp_(lp),
+        p_(Vec<T>::Zero(packed_size(lp))),
+        queue_(RowMat<T>::Zero(kQueueCapacity, lp)),
+        sign_(VectorXd::Zero(kQueueCapacity)),
+        q_(Vec<T>::Zero(lp)),
+        hx_(Vec<T>::Zero(lp)),
+        d_(Vec<T>::Zero(kQueueCapacity)),
+        ab_(RowMat<T>::Zero(kTile, kQueueCapacity)),
+        coef_(VectorXd::Zero(kQueueCapacity)) {}
+
+  std::unique_ptr<detail::OnlineState> clone() const override {
+    return std::make_unique<PackedState<T>>(*this);
+  }
+  StatePrecision precision() const override {
+    return std::is_same_v<T, float> ? StatePrecision::kFloat32 : StatePrecision::kFloat64;
+  }
+
+  void set_dense(const RowMatrixXd& dense) override {
+    pack_dense<T>(dense, lp_, p_);
+    m_ = 0;
+    c_ = 1.0;
+  }
+
+  RowMatrixXd dense() const override {
+    RowMatrixXd d = unpack_dense(p_.data(), L_, lp_);
+    if (m_ > 0) {
+      const RowMatrixXd v = queue_.topRows(m_).leftCols(L_).template cast<double>();
+      d.noalias() += v.transpose() * sign_.head(m_).asDiagonal() * v;
+    }
+    return c_ * d;
+  }
+
+  double apply(const float* h) override {
+    hx_ = Eigen::Map<const VectorXf>(h, lp_).template cast<T>();
+    q_.setZero();
+    packed_symv(p_.data(), lp_, hx_.data(), q_.data());
+    if (m_ > 0) {
+      d_.head(m_).noalias() = queue_.topRows(m_) * hx_;
+      for (Index j = 0; j < m_; ++j) d_[j] *= static_cast<T>(sign_[j]);
+      q_.noalias() += queue_.topRows(m_).transpose() * d_.head(m_);
+    }
+    double s = 0.0;
+    for (Index i = 0; i < lp_; ++i) s += static_cast<double>(hx_[i]) * static_cast<double>(q_[i]);
+    return s;
+  }
+
+  void q_to(VectorXd& out) const override { out = q_.template cast<double>(); }
+
+  void enqueue_q(double scale, double sign) override {
+    queue_.row(m_) = (q_ * static_cast<T>(scale)).transpose();
+    sign_[m_] = sign;
+    ++m_;
+    if (m_ >= kQueueFlush) flush();
+  }
+
+  void apply_block(const RowMatrixXf& h, RowMatrixXd& ut) const override {
+    const Index k = h.rows();
+    const RowMat<T> hx = h.template cast<T>();
+    RowMat<T> u = RowMat<T>::Zero(k, lp_);
+    using Row8 = Eigen::Matrix<T, kTile, Eigen::Dynamic, Eigen::RowMajor>;
+    for (Index b = 0; b < lp_ / kTile; ++b) {
+      const Index c0 = kTile * b, n = lp_ - c0;
+      Eigen::Map<const Row8, Eigen::Aligned16> blk(p_.data() + block_offset(b, lp_), kTile, n);
+      u.middleCols(c0, kTile).noalias() += hx.middleCols(c0, n) * blk.transpose();
+      if (n > kTile) {
+        u.middleCols(c0 + kTile, n - kTile).noalias() +=
+            hx.middleCols(c0, kTile) * blk.rightCols(n - kTile);
+      }
+    }
+    if (m_ > 0) {
+      RowMat<T> hv = hx * queue_.topRows(m_).transpose();  // k x m
+      for (Index j = 0; j < m_; ++j) hv.col(j) *= static_cast<T>(sign_[j]);
+      u.noalias() += hv * queue_.topRows(m_);
+    }
+    ut = u.template cast<double>();
+  }
+
+  void enqueue_rows(const RowMatrixXd& rows, double sign) override {
+    const Index k = rows.rows();
+    if (m_ + k > kQueueCapacity) flush();
+    queue_.middleRows(m_, k) = rows.template cast<T>();
+    sign_.segment(m_, k).setConstant(sign);
+    m_ += k;
+    if (m_ >= kQueueFlush) flush();
+  }
+
+  void flush() override {
+    if (m_ == 0 && c_ == 1.0) return;
+    for (Index j = 0; j < m_; ++j) coef_[j] = c_ * sign_[j];
+    packed_rank_update<T, T>(p_.data(), lp_, c_, queue_, m_, coef_, ab_, ab_);
+    m_ = 0;
+    c_ = 1.0;
+  }
+
+  double c() const override { return c_; }
+  void scale_c(double f) override { c_ *= f; }
+  Index queued() const override { return m_; }
+  std::size_t bytes() const override { return static_cast<std::size_t>(p_.size()) * sizeof(T); }
+
+  void save(RecordWriter& w) const override {
+    w.put_u64(kTagPPrec, static_cast<std::uint64_t>(precision()));
+    const RowMat<T> q = queue_.topRows(m_);
+    if constexpr (std::is_same_v<T, float>) {
+      w.put_f32_array(kTagPBase, p_.data(), static_cast<std::size_t>(p_.size()));
+      w.put_f32_array(kTagPQueue, q.data(), static_cast<std::size_t>(q.size()));
+    } else {
+      w.put_f64_array(kTagPBase, p_.data(), static_cast<std::size_t>(p_.size()));
+      w.put_f64_array(kTagPQueue, q.data(), static_cast<std::size_t>(q.size()));
+    }
+    w.put_f64_array(kTagPSign, sign_.data(), static_cast<std::size_t>(m_));
+    w.put_f64(kTagPMul, c_);
+  }
+
+  void load(const RecordReader& r) override {
+    if (r.get_u64(kTagPPrec) != static_cast<std::uint64_t>(precision())) {
+      r.fail("state precision record disagrees with the configuration");
+    }
+    std::vector<T> base, queue;
+    if constexpr (std::is_same_v<T, float>) {
+      base = r.get_f32_array(kTagPBase);
+      queue = r.get_f32_array(kTagPQueue);
+    } else {
+      base = r.get_f64_array(kTagPBase);
+      queue = r.get_f64_array(kTagPQueue);
+    }
+    const std::vector<double> sign = r.get_f64_array(kTagPSign);
+    const double c = r.get_f64(kTagPMul);
+    const auto m = static_cast<Index>(sign.size());
+    if (static_cast<Index>(base.size()) != p_.size() || m >= kQueueFlush ||
+        static_cast<Index>(queue.size()) != m * lp_) {
+      r.fail("inverse-Gram state has the wrong size for the hidden layer");
+    }
+    if (!(std::isfinite(c) && c > 0.0)) r.fail("inverse-Gram multiplier is not a positive number");
+    p_ = Eigen::Map<const Vec<T>>(base.data(), p_.size());
+    for (Index j = 0; j < m; ++j) {
+      if (sign[static_cast<std::size_t>(j)] != 1.0 && sign[static_cast<std::size_t>(j)] != -1.0)
+        r.fail("queued correction has a sign other than +-1");
+      queue_.row(j) = Eigen::Map<const Vec<T>>(queue.data() + j * lp_, lp_).transpose();
+      sign_[j] = sign[static_cast<std::size_t>(j)];
+    }
+    if (!p_.allFinite() || !queue_.topRows(m).allFinite()) r.fail("inverse-Gram state is not finite");
+    m_ = m;
+    c_ = c;
+  }
+
+ private:
+  Index L_, lp_;
+  Vec<T> p_;
+  RowMat<T> queue_;
+  VectorXd sign_;
+  Index m_ = 0;
+  double c_ = 1.0;
+  Vec<T> q_, hx_, d_;
+  RowMat<T> ab_;
+  VectorXd coef_;
+};
+
+std::unique_ptr<detail::OnlineState> make_state(StatePrecision p, Index L, Index lp) {
+  if (p == StatePrecision::kFloat64) return std::make_unique<PackedState<double>>(L, lp);
+  return std::make_unique<PackedState<float>>(L, lp);
+}
+
+LabelVector sorted_unique(const ConstLabelRef& v) {
+  LabelVector u = v;
+  std::sort(u.data(), u.data() + u.size());
+  const auto* end = std::unique(u.data(), u.data() + u.size());
+  return u.head(end - u.data());
+}
+
+Index find_class(const LabelVector& classes, std::int64_t label) {
+  const auto* begin = classes.data();
+  const auto* end = begin + classes.size();
+  const auto* it = std::lower_bound(begin, end, label);
+  return (it != end && *it == label) ? static_cast<Index>(it - begin) : -1 - (it - begin);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- snapshot, slot
+
+Index OnlineSnapshot::n_features() const { return features_ ? features_->hidden.n_inputs() : 0; }
+
+void OnlineSnapshot::decision_row(const float* x, float* out, PredictWorkspace& ws) const {
+  ELMQ_CHECK_ARG(features_ != nullptr, "OnlineSnapshot::decision_row: empty snapshot");
+  features_->hidden_row(x, ws);
+  Eigen::Map<VectorXf>(out, beta_.cols()).noalias() =
+      beta_.transpose() * ws.hidden.head(features_->L);
+}
+
+std::int64_t OnlineSnapshot::predict_row(const float* x, PredictWorkspace& ws,
+                                         float* scores) const {
+  ELMQ_CHECK_ARG(task_ == Task::kClassification,
+                 "OnlineSnapshot::predict_row: the model was trained for ", task_name(task_),
+                 ", not classification");
+  ELMQ_CHECK_ARG(classes_.size() > 0, "OnlineSnapshot::predict_row: no class has been learned yet");
+  decision_row(x, scores, ws);
+  Index best = 0;
+  for (Index c = 1; c < beta_.cols(); ++c)
+    if (scores[c] > scores[best]) best = c;
+  return classes_[best];
+}
+
+ModelSlot::ModelSlot(std::shared_ptr<const OnlineSnapshot> initial) : current_(std::move(initial)) {}
+
+std::shared_ptr<const OnlineSnapshot> ModelSlot::load() const { return std::atomic_load(&current_); }
+
+void ModelSlot::store(std::shared_ptr<const OnlineSnapshot> snapshot) {
+  std::atomic_store(&current_, std::move(snapshot));
+}
+
+// ---------------------------------------------------------------- construction
+
+OnlineElm::OnlineElm() = default;
+OnlineElm::~OnlineElm() = default;
+OnlineElm::OnlineElm(OnlineElm&&) noexcept = default;
+OnlineElm& OnlineElm::operator=(OnlineElm&&) noexcept = default;
+
+OnlineElm::OnlineElm(const OnlineElm& o)
+    : elm_(o.elm_),
+      online_(o.online_),
+      task_(o.task_),
+      features_(o.features_),
+      L_(o.L_),
+      Lp_(o.Lp_),
+      classes_(o.classes_),
+      lambda_(o.lambda_),
+      beta_(o.beta_),
+      beta_f_(o.beta_f_),
+      state_(o.state_ ? o.state_->clone() : nullptr),
+      gram_packed_(o.gram_packed_),
+      hty_(o.hty_),
+      stats_h_(o.stats_h_),
+      stats_t_(o.stats_t_),
+      stats_coef_(o.stats_coef_),
+      stats_decay_(o.stats_decay_),
+      stats_rows_(o.stats_rows_),
+      n_learned_(o.n_learned_),
+      n_unlearned_(o.n_unlearned_),
+      n_resolves_(o.n_resolves_),
+      since_resolve_(o.since_resolve_),
+      resolve_period_(o.resolve_period_),
+      ws_(o.ws_),
+      hd_(o.hd_),
+      err_(o.err_),
+      t_row_(o.t_row_),
+      scratch_(o.scratch_) {}
+
+OnlineElm& OnlineElm::operator=(const OnlineElm& o) {
+  if (this != &o) {
+    OnlineElm copy(o);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+Index OnlineElm::n_features() const { return features_ ? features_->hidden.n_inputs() : 0; }
+const Scaler& OnlineElm::scaler() const { return features_->scaler; }
+const HiddenLayer& OnlineElm::hidden() const { return features_->hidden; }
+std::size_t OnlineElm::state_bytes() const { return state_ ? state_->bytes() : 0; }
+
+void OnlineElm::init_common(const OnlineConfig& online, Task task, Index n_outputs) {
+  online_ = online;
+  task_ = task;
+  L_ = features_->L;
+  Lp_ = features_->Lp;
+  resolve_period_ = online_.effective_resolve_period();
+  state_ = make_state(online_.precision, L_, Lp_);
+  beta_ = RowMatrixXd::Zero(L_, n_outputs);
+  beta_f_ = RowMatrixXf::Zero(L_, n_outputs);
+  hd_ = VectorXd::Zero(Lp_);
+  err_ = VectorXd::Zero(n_outputs);
+  t_row_ = VectorXf::Zero(n_outputs);
+  scratch_.q = VectorXd::Zero(Lp_);
+  if (online_.keep_statistics) {
+    gram_packed_.assign(static_cast<std::size_t>(packed_size(Lp_)), 0.0);
+    hty_ = RowMatrixXd::Zero(L_, n_outputs);
+    stats_h_ = RowMatrixXf::Zero(kStatsRows, Lp_);
+    stats_t_ = RowMatrixXf::Zero(kStatsRows, n_outputs);
+    stats_coef_ = VectorXd::Zero(kStatsRows);
+    stats_decay_ = VectorXd::Zero(kStatsRows);
+    scratch_.hs = RowMatrixXf::Zero(kStatsRows, Lp_);
+    scratch_.ab = RowMatrixXf::Zero(kTile, kStatsRows);
+    scratch_.tmp = RowMatrixXf::Zero(kTile, kColChunk);
+    scratch_.hty = RowMatrixXf::Zero(kColChunk, n_outputs);
+  }
+}
+
+void OnlineElm::init_prior(const RowMatrixXd* gram, const RowMatrixXd& hty) {
+  if (gram != nullptr) {
+    Eigen::MatrixXd a = *gram;
+    a.diagonal().array() += lambda_;
+    Eigen::LLT<Eigen::MatrixXd> llt(a);
+    if (llt.info() != Eigen::Success) {
+      throw NumericalError(str_cat("OnlineElm: G + lambda*I of the seed model is not positive "
+                                   "definite (L = ", L_, ", lambda = ", lambda_, ")"));
+    }
+    const RowMatrixXd p = llt.solve(Eigen::MatrixXd::Identity(L_, L_));
+    const RowMatrixXd beta = llt.solve(Eigen::MatrixXd(hty));
+    if (!p.allFinite() || !beta.allFinite()) {
+      throw NumericalError("OnlineElm: the seed solve is not finite; use a larger lambda");
+    }
+    state_->set_dense(0.5 * (p + p.transpose()));
+    beta_ = beta;
+  } else {
+    state_->set_dense(RowMatrixXd::Identity(L_, L_) / lambda_);
+    beta_ = hty / lambda_;
+  }
+  if (online_.keep_statistics) {
+    hty_ = hty;
+    if (gram != nullptr) {
+      RowMatrixXd g(Lp_, Lp_);
+      g.setZero();
+      g.topLeftCorner(L_, L_) = *gram;
+      Eigen::Map<Vec<double>> gp(gram_packed_.data(), static_cast<Index>(gram_packed_.size()));
+      Vec<double> packed;
+      pack_dense<double>(*gram, Lp_, packed);
+      gp = packed;
+    }
+  }
+  sync_beta_f32();
+}
+
+OnlineElm OnlineElm::from_model(const ElmModel& model, const OnlineConfig& online) {
+  online.validate();
+  ELMQ_CHECK_ARG(model.fitted(), "OnlineElm::from_model: the model is not fitted");
+  ELMQ_CHECK_ARG(std::isfinite(model.lambda()) && model.lambda() > 0.0,
+                 "OnlineElm::from_model: the model's lambda must be > 0 (the ridge prior of the "
+                 "recursion), got ", model.lambda());
+  OnlineElm m;
+  m.elm_ = model.config();
+  m.elm_.ridge.auto_lambda = false;
+  m.elm_.ridge.lambda = model.lambda();
+  m.lambda_ = model.lambda();
+  m.features_ = std::make_shared<const detail::OnlineFeatures>(model.scaler(), model.hidden());
+  m.classes_ = model.classes();
+  m.init_common(online, model.task(), model.n_outputs());
+  if (model.has_training_state()) {
+    const GramAccumulator stats = model.training_stats();
+    m.init_prior(&stats.gram(), stats.hty());
+  } else {
+    m.init_prior(nullptr, m.lambda_ * model.beta().cast<double>());
+  }
+  return m;
+}
+
+namespace {
+std::pair<Scaler, HiddenLayer> make_features(const ElmConfig& config, const ConstMatrixRef& x_init,
+                                  const char* where) {
+  config.validate();
+  ELMQ_CHECK_ARG(x_init.rows() >= 1 && x_init.cols() >= 1, where, ": x_init is ", x_init.rows(),
+                 " x ", x_init.cols(), ", needs at least one row and one column");
+  check_finite(x_init, where, "x_init");
+  ELMQ_CHECK_ARG(std::isfinite(config.ridge.lambda) && config.ridge.lambda > 0.0, where,
+                 ": config.ridge.lambda must be > 0 (the ridge prior P = I / lambda), got ",
+                 config.ridge.lambda);
+  Scaler scaler(config.scaling);
+  scaler.fit(x_init);
+  RowMatrixXf centres;
+  // As ElmModel draws its layer (centre rows, weight normalisation), so that
+  // both give the same layer for the same config and data.
+  if (config.hidden.has_rbf()) {
+    centres = scaler.transform(x_init.topRows(std::min<Index>(x_init.rows(), 8192)));
+  }
+  HiddenLayer hidden =
+      HiddenLayer::create(config.hidden, x_init.cols(), centres, scaler.scaled_rms());
+  return {std::move(scaler), std::move(hidden)};
+}
+}  // namespace
+
+OnlineElm OnlineElm::create(const ElmConfig& config, const OnlineConfig& online,
+                            const ConstMatrixRef& x_init, const ConstLabelRef& classes) {
+  online.validate();
+  auto [scaler, hidden] = make_features(config, x_init, "OnlineElm::create");
+  LabelVector cls = sorted_unique(classes);
+  ELMQ_CHECK_ARG(cls.size() == classes.size(), "OnlineElm::create: `classes` holds duplicates");
+  ELMQ_CHECK_ARG(cls.size() > 0 || online.grow_classes,
+                 "OnlineElm::create: `classes` is empty and online.grow_classes is false");
+  ELMQ_CHECK_ARG(cls.size() <= 100000, "OnlineElm::create: ", cls.size(),
+                 " classes, the limit is 100000");
+  OnlineElm m;
+  m.elm_ = config;
+  m.elm_.ridge.auto_lambda = false;
+  m.elm_.hidden = hidden.config();
+  m.lambda_ = config.ridge.lambda;
+  m.features_ = std::make_shared<const detail::OnlineFeatures>(std::move(scaler), std::move(hidden));
+  m.classes_ = std::move(cls);
+  m.init_common(online, Task::kClassification, m.classes_.size());
+  m.init_prior(nullptr, RowMatrixXd::Zero(m.L_, m.classes_.size()));
+  return m;
+}
+
+OnlineElm OnlineElm::create_regression(const ElmConfig& config, const OnlineConfig& online,
+                                       const ConstMatrixRef& x_init, Index n_outputs) {
+  online.validate();
+  ELMQ_CHECK_ARG(n_outputs >= 1 && n_outputs <= 100000,
+                 "OnlineElm::create_regression: n_outputs must be in [1, 100000], got ", n_outputs);
+  auto [scaler, hidden] = make_features(config, x_init, "OnlineElm::create_regression");
+  OnlineElm m;
+  m.elm_ = config;
+  m.elm_.ridge.auto_lambda = false;
+  m.elm_.hidden = hidden.config();
+  m.lambda_ = config.ridge.lambda;
+  m.features_ = std::make_shared<const detail::OnlineFeatures>(std::move(scaler), std::move(hidden));
+  m.init_common(online, Task::kRegression, n_outputs);
+  m.init_prior(nullptr, RowMatrixXd::Zero(m.L_, n_outputs));
+  return m;
+}
+
+// ---------------------------------------------------------------- classes
+
+void OnlineElm::require_classifier(const char* where) const {
+  ELMQ_CHECK_ARG(task_ == Task::kClassification, where, ": the model was trained for ",
+                 task_name(task_), ", not classification");
+}
+
+void OnlineElm::add_class(std::int64_t label, Index position) {
+  // Buffered rows carry targets of the old width: fold them first.
+  if (online_.keep_statistics) stats_fold();
+  const Index C = n_outputs();
+  auto insert_col = [&](auto& mat) {
+    using M = std::decay_t<decltype(mat)>;
+    M grown = M::Zero(mat.rows(), C + 1);
+    grown.leftCols(position) = mat.leftCols(position);
+    grown.rightCols(C - position) = mat.rightCols(C - position);
+    mat = std::move(grown);
+  };
+  insert_col(beta_);
+  insert_col(beta_f_);
+  if (online_.keep_statistics) {
+    insert_col(hty_);
+    stats_t_ = RowMatrixXf::Zero(kStatsRows, C + 1);
+    scratch_.hty = RowMatrixXf::Zero(kColChunk, C + 1);
+  }
+  LabelVector cls(C + 1);
+  cls.head(position) = classes_.head(position);
+  cls[position] = label;
+  cls.tail(C - position) = classes_.tail(C - position);
+  classes_ = std::move(cls);
+  err_ = VectorXd::Zero(C + 1);
+  t_row_ = VectorXf::Zero(C + 1);
+}
+
+Index OnlineElm::class_column(std::int64_t label, bool may_grow, const char* where) {
+  const Index pos = find_class(classes_, label);
+  if (pos >= 0) return pos;
+  ELMQ_CHECK_ARG(may_grow, where, ": label ", label, " is not one of the model's ",
+                 classes_.size(), " classes",
+                 online_.grow_classes ? " (it was never learned)" : " (grow_classes is false)");
+  ELMQ_CHECK_ARG(classes_.size() < 100000, where, ": adding class ", label,
+                 " exceeds the limit of 100000 classes");
+  add_class(label, -1 - pos);
+  return -1 - pos;
+}
+
+// ---------------------------------------------------------------- statistics
+
+void OnlineElm::stats_push(const float* h, const float* t, double coef, double decay) {
+  stats_h_.row(stats_rows_) = Eigen::Map<const Eigen::RowVectorXf>(h, Lp_);
+  stats_t_.row(stats_rows_) = Eigen::Map<const Eigen::RowVectorXf>(t, n_outputs());
+  stats_coef_[stats_rows_] = coef;
+  stats_decay_[stats_rows_] = decay;
+  if (++stats_rows_ == kStatsRows) stats_fold();
+}
+
+void OnlineElm::stats_fold() {
+  const Index m = stats_rows_;
+  if (m == 0) return;
+  // Row i is multiplied by the decay of every row after it; G by all of them.
+  double decay = 1.0;
+  VectorXd a(m);
+  for (Index i = m - 1; i >= 0; --i) {
+    a[i] = stats_coef_[i] * decay;
+    decay *= stats_decay_[i];
+  }
+  const Index C = n_outputs();
+  for (Index i = 0; i < m; ++i) scratch_.hs.row(i) = stats_h_.row(i) * static_cast<float>(a[i]);
+  // G = decay * G + sum_i a_i h_i h_i^T (float products over <= 64 rows, double sums).
+  for (Index b = 0; b < Lp_ / kTile; ++b) {
+    const Index c0 = kTile * b, n = Lp_ - c0;
+    BlockMap<double> blk(gram_packed_.data() + block_offset(b, Lp_), kTile, n);
+    for (Index j0 = 0; j0 < n; j0 += kColChunk) {
+      const Index w = std::min(kColChunk, n - j0);
+      auto dst = blk.middleCols(j0, w);
+      if (decay != 1.0) dst *= decay;
+      scratch_.tmp.leftCols(w).noalias() =
+          scratch_.hs.block(0, c0, m, kTile).transpose() * stats_h_.block(0, c0 + j0, m, w);
+      dst += scratch_.tmp.leftCols(w).cast<double>();
+    }
+    symmetrize_diagonal(blk.data(), n);
+  }
+  if (C > 0) {
+    if (decay != 1.0) hty_ *= decay;
+    for (Index r0 = 0; r0 < L_; r0 += kColChunk) {
+      const Index w = std::min(kColChunk, L_ - r0);
+      scratch_.hty.topRows(w).noalias() =
+          scratch_.hs.block(0, r0, m, w).transpose() * stats_t_.topRows(m);
+      hty_.middleRows(r0, w) += scratch_.hty.topRows(w).cast<double>();
+    }
+  }
+  stats_rows_ = 0;
+}
+
+RowMatrixXd OnlineElm::gram() const {
+  ELMQ_CHECK_ARG(online_.keep_statistics, "OnlineElm::gram: statistics are not kept");
+  OnlineElm copy(*this);
+  copy.stats_fold();
+  return unpack_dense(copy.gram_packed_.data(), L_, Lp_);
+}
+
+RowMatrixXd OnlineElm::gram_targets() const {
+  ELMQ_CHECK_ARG(online_.keep_statistics, "OnlineElm::gram_targets: statistics are not kept");
+  OnlineElm copy(*this);
+  copy.stats_fold();
+  return copy.hty_;
+}
+
+RowMatrixXd OnlineElm::inverse_gram() const { return state_->dense(); }
+
+// ---------------------------------------------------------------- exact solve
+
+void OnlineElm::resolve_exact(const RowMatrixXf* rm_h, const RowMatrixXf* rm_t,
+                              const VectorXd* rm_w) {
+  ELMQ_CHECK_ARG(online_.keep_statistics,
+                 "OnlineElm::resolve: needs online.keep_statistics (the double statistics)");
+  // Folding the buffered rows keeps the model's value but not its bytes: on
+  // failure restore them, so that a failed call leaves the model unchanged.
+  struct Backup {
+    std::vector<double> gram;
+    RowMatrixXd hty;
+    Index rows;
+  } backup{gram_packed_, hty_, stats_rows_};
+  try {
+    resolve_folded(rm_h, rm_t, rm_w);
+  } catch (...) {
+    gram_packed_ = std::move(backup.gram);
+    hty_ = std::move(backup.hty);
+    stats_rows_ = backup.rows;
+    throw;
+  }
+}
+
+void OnlineElm::resolve_folded(const RowMatrixXf* rm_h, const RowMatrixXf* rm_t,
+                               const VectorXd* rm_w) {
+  stats_fold();
+  RowMatrixXd g = unpack_dense(gram_packed_.data(), L_, Lp_);
+  RowMatrixXd b = hty_;
+  if (rm_h != nullptr) {
+    const RowMatrixXd h = rm_h->leftCols(L_).cast<double>();
+    const RowMatrixXd t = rm_t->cast<double>();
+    g.noalias() -= h.transpose() * rm_w->asDiagonal() * h;
+    b.noalias() -= h.transpose() * rm_w->asDiagonal() * t;
+  }
+  Eigen::MatrixXd a = g;
+  a.diagonal().array() += lambda_;
+  Eigen::LLT<Eigen::MatrixXd> llt(a);
+  if (llt.info() != Eigen::Success) {
+    throw NumericalError(str_cat(
+        "OnlineElm::resolve: G + lambda*I is not positive definite (L = ", L_, ", lambda = ",
+        lambda_, ")", rm_h != nullptr ? "; the rows being unlearned were not learned before" : ""));
+  }
+  RowMatrixXd p = llt.solve(Eigen::MatrixXd::Identity(L_, L_));
+  RowMatrixXd beta = llt.solve(Eigen::MatrixXd(b));
+  if (!p.allFinite() || !beta.allFinite()) {
+    throw NumericalError(str_cat("OnlineElm::resolve: the solution is not finite (L = ", L_,
+                                 ", lambda = ", lambda_, ")"));
+  }
+  // Commit (nothing above changed the model's value).
+  if (rm_h != nullptr) {
+    Vec<double> packed;
+    pack_dense<double>(g, Lp_, packed);
+    std::copy(packed.data(), packed.data() + packed.size(), gram_packed_.begin());
+    hty_ = b;
+  }
+  state_->set_dense(0.5 * (p + p.transpose()));
+  beta_ = beta;
+  sync_beta_f32();
+  since_resolve_ = 0;
+  ++n_resolves_;
+}
+
+OnlineElm& OnlineElm::resolve() {
+  resolve_exact(nullptr, nullptr, nullptr);
+  return *this;
+}
+
+void OnlineElm::after_update(Index rows) {
+  since_resolve_ += rows;
+  if (online_.keep_statistics && since_resolve_ >= resolve_period_) resolve_exact(nullptr, nullptr, nullptr);
+}
+
+void OnlineElm::sync_beta_f32() { beta_f_ = beta_.cast<float>(); }
+
+// ---------------------------------------------------------------- the recursion
+
+void OnlineElm::update_row(const float* h, const float* t, double weight, bool unlearn) {
+  const Index C = n_outputs();
+  const double rho = unlearn ? 1.0 : online_.forgetting;
+  const double hq = state_->apply(h);
+  const double c = state_->c();
+  // s = rho / a + h^T P h with a = +w (learn) or -w (unlearn).
+  const double s = (unlearn ? -rho / weight : rho / weight) + c * hq;
+  if (unlearn) {
+    const double pivot = -s * weight;  // 1 - w h^T P h, in (0, 1] if the row was learned
+    const double min_pivot =
+        online_.precision == StatePrecision::kFloat32 ? kMinPivotF32 : kMinPivotF64;
+    if (!(pivot >= min_pivot)) {
+      if (!online_.keep_statistics) {
+        throw NumericalError(str_cat(
+            "OnlineElm::unlearn: downdate pivot 1 - w h^T P h = ", pivot, " (< ", min_pivot,
+            "): removing this row would leave the state (nearly) indefinite; it was probably "
+            "never learned (enable keep_statistics for an exact fallback)"));
+      }
+      RowMatrixXf hr = Eigen::Map<const Eigen::RowVectorXf>(h, Lp_);
+      RowMatrixXf tr = Eigen::Map<const Eigen::RowVectorXf>(t, C);
+      VectorXd wr = VectorXd::Constant(1, weight);
+      resolve_exact(&hr, &tr, &wr);
+      return;
+    }
+  } else if (!(s > 0.0) || !std::isfinite(s)) {
+    throw NumericalError(str_cat("OnlineElm::learn: the inverse-Gram state is no longer positive "
+                                 "definite (1/w + h^T P h = ", s, ")"));
+  }
+  for (Index i = 0; i < L_; ++i) hd_[i] = static_cast<double>(h[i]);
+  // e = t - beta^T h; beta += (c / s) q e^T.
+  err_.noalias() = beta_.transpose() * hd_.head(L_);
+  for (Index j = 0; j < C; ++j) err_[j] = static_cast<double>(t[j]) - err_[j];
+  err_ *= c / s;
+  state_->q_to(scratch_.q);
+  beta_.noalias() += scratch_.q.head(L_) * err_.transpose();
+  // P <- (P - u u^T / s) / rho with u = c q.
+  state_->enqueue_q(std::sqrt(c / std::abs(s)), s > 0.0 ? -1.0 : 1.0);
+  state_->scale_c(1.0 / rho);
+  sync_beta_f32();
+  if (online_.keep_statistics) stats_push(h, t, unlearn ? -weight : weight, rho);
+}
+
+void OnlineElm::update_block(const RowMatrixXf& h, const RowMatrixXf& t, const VectorXd& w,
+                             bool unlearn) {
+  const Index k = h.rows();
+  const double rho = unlearn ? 1.0 : online_.forgetting;
+  RowMatrixXd ut;  // k x Lp: (Q H^T)^T
+  state_->apply_block(h, ut);
+  const double c = state_->c();
+  const RowMatrixXd hd = h.cast<double>();
+  // S = rho^k D^-1 + c H Q H^T, D = diag(a_i), a_i = +-w_i rho^(k-1-i).
+  Eigen::MatrixXd s = c * (hd * ut.transpose());
+  s = 0.5 * (s + s.transpose()).eval();
+  const double rho_k = std::pow(rho, static_cast<double>(k));
+  for (Index i = 0; i < k; ++i) {
+    const double a = w[i] * std::pow(rho, static_cast<double>(k - 1 - i));
+    s(i, i) += (unlearn ? -rho_k : rho_k) / a;
+  }
+  if (unlearn) {
+    // M = -S must be positive definite; scaled by W^1/2 its eigenvalues lie in (0, 1].
+    const Eigen::MatrixXd m = -s;
+    const VectorXd sq = w.cwiseSqrt();
+    const Eigen::MatrixXd scaled = sq.asDiagonal() * m * sq.asDiagonal();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(scaled, Eigen::EigenvaluesOnly);
+    const double min_pivot =
+        online_.precision == StatePrecision::kFloat32 ? kMinPivotF32 : kMinPivotF64;
+    const double min_eig = eig.info() == Eigen::Success ? eig.eigenvalues().minCoeff() : -1.0;
+    if (!(min_eig >= min_pivot)) {
+      if (!online_.keep_statistics) {
+        throw NumericalError(str_cat(
+            "OnlineElm::unlearn: the downdate matrix I - W^1/2 H P H^T W^1/2 has smallest "
+            "eigenvalue ", min_eig, " (< ", min_pivot,
+            "): removing these rows would leave the state (nearly) indefinite; they were "
+            "probably never learned (enable keep_statistics for an exact fallback)"));
+      }
+      resolve_exact(&h, &t, &w);
+      return;
+    }
+  }
+  const Eigen::MatrixXd sd = unlearn ? Eigen::MatrixXd(-s) : s;
+  Eigen::LLT<Eigen::MatrixXd> llt(sd);
+  if (llt.info() != Eigen::Success) {
+    throw NumericalError(str_cat("OnlineElm::learn: the Woodbury system of a ", k,
+                                 "-row block is not positive definite: the inverse-Gram state "
+                                 "is no longer positive definite"));
+  }
+  // E = T - H beta; beta += c U S^-1 E (U = Q H^T); for unlearning S = -M.
+  Eigen::MatrixXd e = t.cast<double>();
+  e.noalias() -= hd.leftCols(L_) * beta_;
+  Eigen::MatrixXd x = llt.solve(e);
+  if (unlearn) x = -x;
+  beta_.noalias() += c * (ut.leftCols(L_).transpose() * x);
+  // P' = c rho^-k (Q -+ c U R^-T R^-1 U^T): queue the rows of sqrt(c) R^-1 U^T.
+  RowMatrixXd v = std::sqrt(c) * ut;
+  llt.matrixL().solveInPlace(v);
+  state_->enqueue_rows(v, unlearn ? 1.0 : -1.0);
+  state_->scale_c(1.0 / rho_k);
+  sync_beta_f32();
+  if (online_.keep_statistics) {
+    for (Index i = 0; i < k; ++i) {
+      stats_push(h.row(i).data(), t.row(i).data(), unlearn ? -w[i] : w[i], rho);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- learning API
+
+void OnlineElm::check_row_input(const float* x, float weight, const char* where) const {
+  ELMQ_CHECK_ARG(x != nullptr, where, ": x is null");
+  ELMQ_CHECK_ARG(std::isfinite(weight) && weight > 0.0f, where, ": weight must be finite and > 0, got ",
+                 weight);
+  const Index d = n_features();
+  for (Index j = 0; j < d; ++j) {
+    ELMQ_CHECK_ARG(std::isfinite(x[j]), where, ": x has a non-finite value (", x[j],
+                   ") at column ", j);
+  }
+}
+
+void OnlineElm::hidden_row(const float* x, PredictWorkspace& ws) const {
+  features_->hidden_row(x, ws);
+}
+
+void OnlineElm::learn_row(const float* x, std::int64_t label, float weight) {
+  const char* where = "OnlineElm::learn_row";
+  require_classifier(where);
+  check_row_input(x, weight, where);
+  const Index col = class_column(label, online_.grow_classes, where);
+  features_->hidden_row(x, ws_);
+  t_row_.setZero();
+  t_row_[col] = 1.0f;
+  update_row(ws_.hidden.data(), t_row_.data(), weight, false);
+  ++n_learned_;
+  after_update(1);
+}
+
+void OnlineElm::learn_row_regression(const float* x, const float* y, float weight) {
+  const char* where = "OnlineElm::learn_row_regression";
+  ELMQ_CHECK_ARG(task_ != Task::kClassification, where,
+                 ": the model is a classifier; use learn_row");
+  check_row_input(x, weight, where);
+  ELMQ_CHECK_ARG(y != nullptr, where, ": y is null");
+  for (Index j = 0; j < n_outputs(); ++j)
+    ELMQ_CHECK_ARG(std::isfinite(y[j]), where, ": y has a non-finite value at column ", j);
+  features_->hidden_row(x, ws_);
+  update_row(ws_.hidden.data(), y, weight, false);
+  ++n_learned_;
+  after_update(1);
+}
+
+std::int64_t OnlineElm::predict_then_learn_row(const float* x, std::int64_t label, float* scores,
+                                               float weight) {
+  const char* where = "OnlineElm::predict_then_learn_row";
+  require_classifier(where);
+  check_row_input(x, weight, where);
+  // Validate the label before predicting: nothing changes on an error.
+  if (!online_.grow_classes) class_column(label, false, where);
+  features_->hidden_row(x, ws_);
+  std::int64_t guess = label;
+  const Index C = n_outputs();
+  if (C > 0) {
+    Eigen::Map<VectorXf>(scores, C).noalias() = beta_f_.transpose() * ws_.hidden.head(L_);
+    Index best = 0;
+    for (Index c = 1; c < C; ++c)
+      if (scores[c] > scores[best]) best = c;
+    guess = classes_[best];
+  }
+  const Index col = class_column(label, online_.grow_classes, where);
+  t_row_.setZero();
+  t_row_[col] = 1.0f;
+  update_row(ws_.hidden.data(), t_row_.data(), weight, false);
+  ++n_learned_;
+  after_update(1);
+  return guess;
+}
+
+OnlineElm& OnlineElm::add_classes(const ConstLabelRef& labels) {
+  const char* where = "OnlineElm::add_classes";
+  require_classifier(where);
+  encode_targets(labels, online_.grow_classes, where);
+  return *this;
+}
+
+RowMatrixXf OnlineElm::encode_targets(const ConstLabelRef& labels, bool may_grow,
+                                      const char* where) {
+  // Validate every label before growing anything.
+  if (!may_grow) {
+    for (Index i = 0; i < labels.size(); ++i) {
+      if (find_class(classes_, labels[i]) < 0) {
+        throw InvalidArgument(str_cat(where, ": label ", labels[i], " at row ", i,
+                                      " is not one of the model's ", classes_.size(), " classes"));
+      }
+    }
+  }
+  for (Index i = 0; i < labels.size(); ++i) class_column(labels[i], may_grow, where);
+  RowMatrixXf t = RowMatrixXf::Zero(labels.size(), n_outputs());
+  for (Index i = 0; i < labels.size(); ++i) t(i, find_class(classes_, labels[i])) = 1.0f;
+  return t;
+}
+
+void OnlineElm::learn_rows(const ConstMatrixRef& x, const RowMatrixXf& t, const ConstVectorRef& w,
+                           bool unlearn, const char* where) {
+  const Index n = x.rows(), C = n_outputs();
+  const Index block = online_.block_rows;
+  RowMatrixXf xs, hb, hp, tb;
+  VectorXd wb;
+  for (Index begin = 0; begin < n; begin += block) {
+    const Index m = std::min(block, n - begin);
+    xs.resize(m, x.cols());
+    features_->scaler.transform(x.middleRows(begin, m), xs);
+    hb.resize(m, L_);
+    features_->hidden.transform(xs, hb, 1);
+    // Keep rows with weight > 0, padded to Lp.
+    Index k = 0;
+    hp.setZero(m, Lp_);
+    tb.resize(m, C);
+    wb.resize(m);
+    for (Index i = 0; i < m; ++i) {
+      const double wi = w.size() > 0 ? static_cast<double>(w[begin + i]) : 1.0;
+      if (!(wi > 0.0)) continue;
+      hp.row(k).head(L_) = hb.row(i);
+      tb.row(k) = t.row(begin + i);
+      wb[k] = wi;
+      ++k;
+    }
+    if (k == 0) continue;
+    if (k == 1) {
+      update_row(hp.row(0).data(), tb.row(0).data(), wb[0], unlearn);
+    } else {
+      update_block(hp.topRows(k), tb.topRows(k), wb.head(k), unlearn);
+    }
+    (unlearn ? n_unlearned_ : n_learned_) += k;
+    after_update(k);
+  }
+  (void)where;
+}
+
+namespace {
+void check_batch(const ConstMatrixRef& x, Index target_rows, Index d, const ConstVectorRef& w,
+                 const char* where) {
+  ELMQ_CHECK_ARG(x.cols() == d, where, ": X has ", x.cols(), " columns, model expects ", d);
+  ELMQ_CHECK_ARG(target_rows == x.rows(), where, ": X has ", x.rows(), " rows but y has ",
+                 target_rows);
+  ELMQ_CHECK_ARG(w.size() == 0 || w.size() == x.rows(), where, ": sample_weight has ", w.size(),
+                 " entries, expected ", x.rows());
+  ELMQ_CHECK_ARG(w.size() == 0 || (w.allFinite() && (w.array() >= 0.0f).all()), where,
+                 ": sample_weight must be finite and >= 0");
+  check_finite(x, where, "X");
+}
+}  // namespace
+
+OnlineElm& OnlineElm::learn(const ConstMatrixRef& x, const ConstLabelRef& labels,
+                            const ConstVectorRef& sample_weight) {
+  const char* where = "OnlineElm::learn";
+  require_classifier(where);
+  check_batch(x, labels.size(), n_features(), sample_weight, where);
+  if (x.rows() == 0) return *this;
+  const RowMatrixXf t = encode_targets(labels, online_.grow_classes, where);
+  learn_rows(x, t, sample_weight, false, where);
+  return *this;
+}
+
+OnlineElm& OnlineElm::learn_regression(const ConstMatrixRef& x, const ConstMatrixRef& y,
+                                       const ConstVectorRef& sample_weight) {
+  const char* where = "OnlineElm::learn_regression";
+  ELMQ_CHECK_ARG(task_ != Task::kClassification, where, ": the model is a classifier; use learn");
+  check_batch(x, y.rows(), n_features(), sample_weight, where);
+  ELMQ_CHECK_ARG(y.cols() == n_outputs(), where, ": y has ", y.cols(), " columns, model expects ",
+                 n_outputs());
+  check_finite(y, where, "y");
+  if (x.rows() == 0) return *this;
+  learn_rows(x, RowMatrixXf(y), sample_weight, false, where);
+  return *this;
+}
+
+OnlineElm& OnlineElm::unlearn(const ConstMatrixRef& x, const ConstLabelRef& labels,
+                              const ConstVectorRef& sample_weight) {
+  const char* where = "OnlineElm::unlearn";
+  require_classifier(where);
+  check_batch(x, labels.size(), n_features(), sample_weight, where);
+  if (x.rows() == 0) return *this;
+  const RowMatrixXf t = encode_targets(labels, false, where);
+  learn_rows(x, t, sample_weight, true, where);
+  return *this;
+}
+
+OnlineElm& OnlineElm::unlearn_regression(const ConstMatrixRef& x, const ConstMatrixRef& y,
+                                         const ConstVectorRef& sample_weight) {
+  const char* where = "OnlineElm::unlearn_regression";
+  ELMQ_CHECK_ARG(task_ != Task::kClassification, where, ": the model is a classifier; use unlearn");
+  check_batch(x, y.rows(), n_features(), sample_weight, where);
+  ELMQ_CHECK_ARG(y.cols() == n_outputs(), where, ": y has ", y.cols(), " columns, model expects ",
+                 n_outputs());
+  check_finite(y, where, "y");
+  if (x.rows() == 0) return *this;
+  learn_rows(x, RowMatrixXf(y), sample_weight, true, where);
+  return *this;
+}
+
+// ---------------------------------------------------------------- prediction
+
+void OnlineElm::decision_row(const float* x, float* out, PredictWorkspace& ws) const {
+  features_->hidden_row(x, ws);
+  Eigen::Map<VectorXf>(out, n_outputs()).noalias() = beta_f_.transpose() * ws.hidden.head(L_);
+}
+
+std::int64_t OnlineElm::predict_row(const float* x, PredictWorkspace& ws, float* scores) const {
+  require_classifier("OnlineElm::predict_row");
+  ELMQ_CHECK_ARG(classes_.size() > 0, "OnlineElm::predict_row: no class has been learned yet");
+  decision_row(x, scores, ws);
+  Index best = 0;
+  for (Index c = 1; c < n_outputs(); ++c)
+    if (scores[c] > scores[best]) best = c;
+  return classes_[best];
+}
+
+RowMatrixXf OnlineElm::decision_function(const ConstMatrixRef& x) const {
+  const char* where = "OnlineElm::decision_function";
+  check_shape(x, n_features(), where, "X", false);
+  check_finite(x, where, "X");
+  const RowMatrixXf h =
+      features_->hidden.transform(features_->scaler.transform(x), resolve_threads(elm_.threads));
+  return h * beta_f_;
+}
+
+LabelVector OnlineElm::predict(const ConstMatrixRef& x) const {
+  require_classifier("OnlineElm::predict");
+  ELMQ_CHECK_ARG(classes_.size() > 0, "OnlineElm::predict: no class has been learned yet");
+  const RowMatrixXf d = decision_function(x);
+  LabelVector labels(d.rows());
+  for (Index i = 0; i < d.rows(); ++i) {
+    Index c;
+    d.row(i).maxCoeff(&c);
+    labels[i] = classes_[c];
+  }
+  return labels;
+}
+
+double OnlineElm::score(const ConstMatrixRef& x, const ConstLabelRef& labels) const {
+  ELMQ_CHECK_ARG(labels.size() == x.rows() && x.rows() > 0, "OnlineElm::score: X has ", x.rows(),
+                 " rows and y has ", labels.size(), " (need equal, >= 1)");
+  const LabelVector p = predict(x);
+  return static_cast<double>((p.array() == labels.array()).count()) / static_cast<double>(x.rows());
+}
+
+std::shared_ptr<const OnlineSnapshot> OnlineElm::snapshot() const {
+  auto s = std::make_shared<OnlineSnapshot>();
+  s->features_ = features_;
+  s->task_ = task_;
+  s->classes_ = classes_;
+  s->beta_ = beta_f_;
+  s->samples_learned_ = n_learned_;
+  return s;
+}
+
+ElmModel OnlineElm::to_elm_model() const {
+  return ElmModel::from_parts(elm_, task_, features_->scaler, features_->hidden, beta_f_, classes_,
+                              lambda_);
+}
+
+// ---------------------------------------------------------------- files
+
+namespace {
+constexpr std::uint32_t kTagOnlineCfg = tag("OCFG");
+constexpr std::uint32_t kTagElmCfg = tag("ECFG");
+constexpr std::uint32_t kTagTask = tag("TASK");
+constexpr std::uint32_t kTagLambda = tag("LMBD");
+constexpr std::uint32_t kTagScaler = tag("SCLR");
+constexpr std::uint32_t kTagHidden = tag("HIDN");
+constexpr std::uint32_t kTagClasses = tag("CLSS");
+constexpr std::uint32_t kTagBeta = tag("BETA");
+constexpr std::uint32_t kTagState = tag("STAT");
+constexpr std::uint32_t kTagGram = tag("GRAM");
+constexpr std::uint32_t kTagHty = tag("GHTY");
+constexpr std::uint32_t kTagBufH = tag("SBFH");
+constexpr std::uint32_t kTagBufT = tag("SBFT");
+constexpr std::uint32_t kTagBufCoef = tag("SBFC");
+constexpr std::uint32_t kTagBufDecay = tag("SBFD");
+constexpr std::uint32_t kTagCounters = tag("CNTR");
+}  // namespace
+
+std::string OnlineElm::to_bytes() const {
+  RecordWriter w;
+  const double ocfg[] = {online_.forgetting, static_cast<double>(online_.precision),
+                         online_.keep_statistics ? 1.0 : 0.0,
+                         static_cast<double>(online_.resolve_period),
+                         online_.grow_classes ? 1.0 : 0.0, static_cast<double>(online_.block_rows)};
+  w.put_f64_array(kTagOnlineCfg, ocfg, 6);
+  const double ecfg[] = {static_cast<double>(elm_.scaling), static_cast<double>(elm_.chunk_rows),
+                         static_cast<double>(elm_.threads), elm_.proba_temperature};
+  w.put_f64_array(kTagElmCfg, ecfg, 4);
+  w.put_u64(kTagTask, static_cast<std::uint64_t>(task_));
+  w.put_f64(kTagLambda, lambda_);
+  RecordWriter sw;
+  features_->scaler.save(sw);
+  w.put_nested(kTagScaler, sw);
+  RecordWriter hw;
+  features_->hidden.save(hw);
+  w.put_nested(kTagHidden, hw);
+  w.put_i64_array(kTagClasses, classes_.data(), static_cast<std::size_t>(classes_.size()));
+  w.put_matrix(kTagBeta, beta_);
+  RecordWriter stw;
+  state_->save(stw);
+  w.put_nested(kTagState, stw);
+  if (online_.keep_statistics) {
+    w.put_f64_array(kTagGram, gram_packed_.data(), gram_packed_.size());
+    w.put_matrix(kTagHty, hty_);
+    w.put_matrix(kTagBufH, RowMatrixXf(stats_h_.topRows(stats_rows_)));
+    w.put_matrix(kTagBufT, RowMatrixXf(stats_t_.topRows(stats_rows_)));
+    w.put_f64_array(kTagBufCoef, stats_coef_.data(), static_cast<std::size_t>(stats_rows_));
+    w.put_f64_array(kTagBufDecay, stats_decay_.data(), static_cast<std::size_t>(stats_rows_));
+  }
+  const std::int64_t counters[] = {n_learned_, n_unlearned_, n_resolves_, since_resolve_};
+  w.put_i64_array(kTagCounters, counters, 4);
+  return w.finish(FileKind::kOnlineElm, kOnlineFileVersion);
+}
+
+OnlineElm OnlineElm::from_bytes(std::string_view bytes) {
+  RecordReader r(bytes, FileKind::kOnlineElm, kOnlineFileVersion);
+  const auto ocfg = r.get_f64_array(kTagOnlineCfg);
+  const auto ecfg = r.get_f64_array(kTagElmCfg);
+  if (ocfg.size() != 6 || ecfg.size() != 4) r.fail("config records are malformed");
+  OnlineConfig online;
+  online.forgetting = ocfg[0];
+  if (!(ocfg[1] == 0.0 || ocfg[1] == 1.0)) r.fail("unknown state precision");
+  online.precision = static_cast<StatePrecision>(static_cast<std::uint32_t>(ocfg[1]));
+  online.keep_statistics = ocfg[2] != 0.0;
+  if (!(ocfg[3] >= 0.0 && ocfg[3] <= 9.0e18 && ocfg[5] >= 1.0 && ocfg[5] <= kMaxBlockRows)) {
+    r.fail("online config values are out of range");
+  }
+  online.resolve_period = static_cast<std::int64_t>(ocfg[3]);
+  online.grow_classes = ocfg[4] != 0.0;
+  online.block_rows = static_cast<std::int64_t>(ocfg[5]);
+  try {
+    online.validate();
+  } catch (const InvalidArgument& e) {
+    r.fail(str_cat("stored online config is invalid: ", e.what()));
+  }
+  if (!(ecfg[0] >= 0 && ecfg[0] <= 2 && ecfg[1] >= 1 && ecfg[1] <= static_cast<double>(1 << 24) &&
+        ecfg[2] >= 0 && ecfg[2] <= 1e6)) {
+    r.fail("model config values are out of range");
+  }
+  const std::uint64_t task = r.get_u64(kTagTask);
+  if (task > 2) r.fail(str_cat("unknown task ", task));
+
+  OnlineElm m;
+  m.elm_.scaling = static_cast<ScalingKind>(static_cast<std::uint32_t>(ecfg[0]));
+  m.elm_.chunk_rows = static_cast<Index>(ecfg[1]);
+  m.elm_.threads = static_cast<int>(ecfg[2]);
+  m.elm_.proba_temperature = static_cast<float>(ecfg[3]);
+  m.lambda_ = r.get_f64(kTagLambda);
+  if (!(std::isfinite(m.lambda_) && m.lambda_ > 0.0)) r.fail("lambda must be a positive number");
+  m.elm_.ridge.auto_lambda = false;
+  m.elm_.ridge.lambda = m.lambda_;
+  Scaler scaler = Scaler::load(r.nested(kTagScaler));
+  HiddenLayer hidden = HiddenLayer::load(r.nested(kTagHidden));
+  if (!scaler.fitted() || scaler.n_features() != hidden.n_inputs()) {
+    r.fail("scaler and hidden layer disagree on the number of features");
+  }
+  m.elm_.hidden = hidden.config();
+  try {
+    m.elm_.validate();
+  } catch (const InvalidArgument& e) {
+    r.fail(str_cat("stored model config is invalid: ", e.what()));
+  }
+  m.features_ = std::make_shared<const detail::OnlineFeatures>(std::move(scaler), std::move(hidden));
+  const auto classes = r.get_i64_array(kTagClasses);
+  m.classes_ = Eigen::Map<const LabelVector>(classes.data(), static_cast<Index>(classes.size()));
+  RowMatrixXd beta = r.get_matrix_d(kTagBeta);
+  const Index C = beta.cols();
+  if (beta.rows() != m.features_->L) r.fail("beta does not match the hidden layer");
+  if (static_cast<Task>(task) == Task::kClassification) {
+    if (m.classes_.size() != C) r.fail("beta columns and classes disagree");
+    for (Index i = 1; i < C; ++i)
+      if (!(m.classes_[i] > m.classes_[i - 1])) r.fail("classes are not sorted and distinct");
+  } else if (m.classes_.size() != 0 || C < 1) {
+    r.fail("a regression model must have outputs and no classes");
+  }
+  if (!beta.allFinite()) r.fail("beta holds non-finite values");
+  m.init_common(online, static_cast<Task>(task), C);
+  m.beta_ = std::move(beta);
+  m.sync_beta_f32();
+  m.state_->load(r.nested(kTagState));
+  if (online.keep_statistics) {
+    const auto gram = r.get_f64_array(kTagGram);
+    if (gram.size() != m.gram_packed_.size()) r.fail("statistics G have the wrong size");
+    m.gram_packed_ = gram;
+    m.hty_ = r.get_matrix_d(kTagHty);
+    const RowMatrixXf bh = r.get_matrix_f(kTagBufH);
+    const RowMatrixXf bt = r.get_matrix_f(kTagBufT);
+    const auto coef = r.get_f64_array(kTagBufCoef);
+    const auto decay = r.get_f64_array(kTagBufDecay);
+    const auto rows = static_cast<Index>(coef.size());
+    if (m.hty_.rows() != m.L_ || m.hty_.cols() != C || rows >= kStatsRows ||
+        static_cast<Index>(decay.size()) != rows || bh.rows() != rows ||
+        (rows > 0 && (bh.cols() != m.Lp_ || bt.rows() != rows || bt.cols() != C))) {
+      r.fail("statistics have inconsistent shapes");
+    }
+    m.stats_rows_ = rows;
+    if (rows > 0) {
+      m.stats_h_.topRows(rows) = bh;
+      m.stats_t_.topRows(rows) = bt;
+      m.stats_coef_.head(rows) = Eigen::Map<const VectorXd>(coef.data(), rows);
+      m.stats_decay_.head(rows) = Eigen::Map<const VectorXd>(decay.data(), rows);
+    }
+    const Eigen::Map<const VectorXd> gp(m.gram_packed_.data(),
+                                        static_cast<Index>(m.gram_packed_.size()));
+    if (!gp.allFinite() || !m.hty_.allFinite() || !m.stats_h_.allFinite() ||
+        !m.stats_t_.allFinite() || !m.stats_coef_.allFinite() || !m.stats_decay_.allFinite()) {
+      r.fail("statistics hold non-finite values");
+    }
+  }
+  const auto counters = r.get_i64_array(kTagCounters);
+  if (counters.size() != 4 || counters[0] < 0 || counters[1] < 0 || counters[2] < 0 ||
+      counters[3] < 0) {
+    r.fail("counters are malformed");
+  }
+  m.n_learned_ = counters[0];
+  m.n_unlearned_ = counters[1];
+  m.n_resolves_ = counters[2];
+  m.since_resolve_ = counters[3];
+  return m;
+}
+
+void OnlineElm::save(const std::string& path) const { write_file_bytes(path, to_bytes()); }
+
+OnlineElm OnlineElm::load(const std::string& path) { return from_bytes(read_file_bytes(path)); }
+
+}  // namespace elmq

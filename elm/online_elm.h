@@ -1,0 +1,374 @@
+// Online sequential ELM (OS-ELM): recursive least squares on the output
+// weights of a fixed hidden layer, without ever re-reading old data.
+//
+// Data layout: see elm/common/matrix.h (row-major float32, samples in rows).
+//
+//   elmq::ElmModel batch(cfg);  batch.fit(x0, y0);            // or from nothing:
+//   auto online = elmq::OnlineElm::from_model(batch);          // OnlineElm::create(...)
+//   elmq::PredictWorkspace ws;  std::vector<float> scores(online.n_outputs());
+//   for (each sample x, label y) {
+//     std::int64_t guess = online.predict_row(x, ws, scores.data());  // no heap allocation
+//     online.learn_row(x, y);                                         // one RLS step
+//   }
+//   online.save("stream.elmq");   // state included: load() and continue == never stopped
+//
+// The model. Hidden activations h (length L) of the samples seen so far form
+// the weighted statistics
+//   G = sum_i a_i h_i h_i^T (L x L),  B = sum_i a_i h_i t_i^T (L x C),
+// where t_i is the one-hot target (classification) or the target row
+// (regression) and a_i = w_i * rho^(number of samples learned after i) (w_i:
+// sample weight, rho: forgetting factor). The output weights are the ridge
+// solution beta = (G + lambda I)^-1 B. A fitted batch model contributes its own
+// statistics; without them its beta becomes the centre of the ridge prior.
+//
+// The engine. The state is P = (G + lambda I)^-1 and beta. A new sample
+// updates both by Sherman-Morrison (a block of k samples: by Woodbury) in
+// O(L^2) (O(k L^2)) work. P is symmetric and stored as its upper triangle in
+// blocks of 8 rows (about L^2/2 numbers, float32 by default). Rank-1
+// corrections are queued and applied to P together, up to 64 at a time, so a
+// single-sample update reads the stored triangle once and writes it once per
+// 64 samples; the result is the same as applying them one by one (in exact
+// arithmetic). The 8 x 8 diagonal blocks are re-symmetrized after each write.
+//
+// Forgetting (0 < rho <= 1): each learned sample multiplies the weight of all
+// earlier ones by rho (P <- P / rho, standard exponentially weighted RLS), so
+// the model follows a drifting stream with a memory of about 1 / (1 - rho)
+// samples. Between exact re-solves the RLS recursion also decays the ridge
+// term (lambda * rho^m after m samples); the re-solve restores lambda, so the
+// model never "winds up" (P growing without bound in unexcited directions).
+//
+// Exact statistics and drift. With `keep_statistics` (the default) G and B are
+// also accumulated in double precision (rank-64 adds of the buffered hidden
+// rows), and every `resolve_period` samples P and beta are recomputed from
+// them by a double-precision Cholesky (O(L^3)). That bounds the float32
+// drift of the recursion over any number of updates; it also makes
+// unlearning robust: a downdate whose pivot is too small for the stored
+// precision is done as an exact re-solve instead. Measured drift and costs
+// are in the documentation of `OnlineConfig`.
+//
+// Unlearning removes samples learned earlier (G -= a h h^T, B -= a h t^T): the
+// result equals the model trained without them. Removing a sample that was
+// never learned can make G + lambda I indefinite: that throws NumericalError
+// and leaves the model unchanged.
+//
+// Classes first seen mid-stream (classification with `grow_classes`): the
+// output layer grows by one zero column (scores of the new class start at 0);
+// the columns of the earlier classes are unaffected, and the result equals a
+// model that had known the class from the start.
+//
+// Threads. An OnlineElm is a value (copyable) and not safe for concurrent
+// use. For a predictor thread beside a learner thread, the learner publishes
+// immutable `OnlineSnapshot`s (they share the fixed hidden layer, copy only
+// beta) through a `ModelSlot`; the predictor loads the current one without
+// locks or heap allocation. All work of an OnlineElm runs on the calling
+// thread (one core); results never depend on a thread count.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "elm/common/matrix.h"
+#include "elm/elm_model.h"
+
+namespace elmq {
+
+/// Precision of the stored inverse-Gram state P.
+enum class StatePrecision : std::uint32_t {
+  kFloat32 = 0,  ///< half the memory traffic; drift bounded by the periodic exact re-solve
+  kFloat64 = 1,
+};
+const char* state_precision_name(StatePrecision p);
+/// Parses "float32" / "float64"; @throws InvalidArgument.
+StatePrecision parse_state_precision(const std::string& name);
+
+struct OnlineConfig {
+  /// Forgetting factor rho in (0, 1]; 1 = remember everything. The memory is
+  /// about 1 / (1 - rho) samples.
+  double forgetting = 1.0;
+  /// Precision of P (see StatePrecision).
+  StatePrecision precision = StatePrecision::kFloat32;
+  /// Keep G and B in double precision and re-solve exactly every
+  /// `resolve_period` samples. Costs about L^2/2 multiply-adds per sample
+  /// (batched) plus 8 L^2 bytes; without it there is no drift correction, no
+  /// regularization refresh under forgetting and no exact fallback for
+  /// unlearning.
+  bool keep_statistics = true;
+  /// Samples between exact re-solves (needs keep_statistics), >= 1, or 0 =
+  /// automatic: 1,000,000 when rho = 1; ceil(3 / (1 - rho)) when rho < 1 (the
+  /// ridge term then never decays below rho^period ~ 5% of lambda). A re-solve
+  /// costs a double Cholesky and inverse of L x L (about L^3 flops: ~0.1 s at
+  /// L = 1000 on one core).
+  std::int64_t resolve_period = 0;
+  /// Classification: a label not seen before adds a class (true) or throws
+  /// InvalidArgument (false).
+  bool grow_classes = true;
+  /// Rows per Woodbury block in `learn` / `unlearn` on many rows, in [1, 64];
+  /// 1 = Sherman-Morrison row by row.
+  std::int64_t block_rows = 64;
+
+  /// The resolve period in force (resolves `resolve_period == 0`).
+  std::int64_t effective_resolve_period() const;
+  /// @throws InvalidArgument naming the bad field and its allowed range.
+  void validate() const;
+};
+
+namespace detail {
+struct OnlineFeatures;  // scaler + hidden layer, shared by a model and its snapshots
+class OnlineState;      // the packed inverse-Gram state (float32 or float64)
+}  // namespace detail
+
+/// An immutable predictor taken from an OnlineElm at one moment: the shared,
+/// fixed hidden layer plus a copy of beta. Safe to use from any number of
+/// threads at once.
+class OnlineSnapshot {
+ public:
+  Task task() const { return task_; }
+  Index n_features() const;
+  Index n_hidden() const { return beta_.rows(); }
+  Index n_outputs() const { return beta_.cols(); }
+  const LabelVector& classes() const { return classes_; }
+  /// Output weights, L x C.
+  const RowMatrixXf& beta() const { return beta_; }
+  /// Number of samples the model had learned when this snapshot was taken.
+  std::int64_t samples_learned() const { return samples_learned_; }
+
+  /// One sample's raw outputs into out[C]. x holds n_features() finite values
+  /// (checked by assertion only: real-time path). No heap allocation once
+  /// `ws` has been used with a model of this shape.
+  void decision_row(const float* x, float* out, PredictWorkspace& ws) const;
+  /// One sample's label (classification) and its scores out[C]; no allocation after warm-up.
+  /// @throws InvalidArgument if the task is not classification or no class is known yet.
+  std::int64_t predict_row(const float* x, PredictWorkspace& ws, float* scores) const;
+
+ private:
+  friend class OnlineElm;
+  std::shared_ptr<const detail::OnlineFeatures> features_;
+  Task task_ = Task::kClassification;
+  LabelVector classes_;
+  RowMatrixXf beta_;
+  std::int64_t samples_learned_ = 0;
+};
+
+/// A published snapshot that one thread replaces while others read it.
+/// `load()` and `store()` are atomic (std::atomic_load / atomic_store on a
+/// shared_ptr) and allocate nothing; a reader keeps its snapshot alive for as
+/// long as it holds the returned pointer (so a reader may release, i.e. free,
+/// the last reference to an old snapshot).
+class ModelSlot {
+ public:
+  explicit ModelSlot(std::shared_ptr<const OnlineSnapshot> initial = nullptr);
+  std::shared_ptr<const OnlineSnapshot> load() const;
+  void store(std::shared_ptr<const OnlineSnapshot> snapshot);
+
+ private:
+  std::shared_ptr<const OnlineSnapshot> current_;
+};
+
+class OnlineElm {
+ public:
+  // ---------------------------------------------------------------- construction
+  /// Starts from a fitted batch model: its scaler, hidden layer, task, classes
+  /// and lambda. If the model has training statistics (after fit, or loaded
+  /// from a file saved with them) they seed G and B, so P = (G + lambda I)^-1
+  /// and beta is the model's ridge solution (recomputed in double). Without
+  /// them, G = 0 and B = lambda * beta: the model's beta is the centre of the
+  /// ridge prior.
+  /// @throws InvalidArgument if the model is unfitted, its lambda is not > 0,
+  ///         or the config is invalid; NumericalError if the seed solve fails.
+  static OnlineElm from_model(const ElmModel& model, const OnlineConfig& online = {});
+
+  /// Starts a classifier from nothing with the ridge prior P = I / lambda,
+  /// beta = 0, where lambda = config.ridge.lambda (must be > 0;
+  /// ridge.auto_lambda is ignored: there is no held-out split online).
+  /// x_init (n x d, n >= 1, finite) fits the scaler (config.scaling) and
+  /// provides RBF centres; it is NOT learned (call `learn` for that).
+  /// classes: labels known in advance (any order, distinct; may be empty when
+  /// online.grow_classes is true).
+  /// @throws InvalidArgument on a bad config or input.
+  static OnlineElm create(const ElmConfig& config, const OnlineConfig& online,
+                          const ConstMatrixRef& x_init, const ConstLabelRef& classes);
+  /// Same for multi-output regression with n_outputs targets (>= 1).
+  static OnlineElm create_regression(const ElmConfig& config, const OnlineConfig& online,
+                                     const ConstMatrixRef& x_init, Index n_outputs);
+
+  // ---------------------------------------------------------------- learning
+  /// Learns rows one after the other (in blocks of online.block_rows). x:
+  /// n x d finite; labels: n (classification); sample_weight: empty or n
+  /// finite values >= 0 (0 skips a row). Equivalent to n calls of learn_row.
+  /// @throws InvalidArgument on bad input (nothing is learned then): wrong
+  ///         width, non-finite values, an unknown label without grow_classes,
+  ///         wrong task. NumericalError if the state stopped being positive
+  ///         definite (only possible after unlearning without statistics).
+  OnlineElm& learn(const ConstMatrixRef& x, const ConstLabelRef& labels,
+                   const ConstVectorRef& sample_weight = VectorXf());
+  /// Regression: y is n x C real targets.
+  OnlineElm& learn_regression(const ConstMatrixRef& x, const ConstMatrixRef& y,
+                              const ConstVectorRef& sample_weight = VectorXf());
+
+  /// One classification sample: x points to n_features() values, weight > 0.
+  /// No heap allocation after warm-up, except when a class is added or at an
+  /// exact re-solve. @throws InvalidArgument as `learn`.
+  void learn_row(const float* x, std::int64_t label, float weight = 1.0f);
+  /// One regression sample: y points to n_outputs() values.
+  void learn_row_regression(const float* x, const float* y, float weight = 1.0f);
+  /// Prequential step for real-time classification: predicts x with the
+  /// current model (label returned, scores[C] written: C before learning,
+  /// i.e. n_outputs() at the time of the call), then learns (x, label) reusing
+  /// the hidden activations (one pass over the hidden weights instead of two).
+  /// If no class is known yet, returns `label` unchanged and writes no score.
+  std::int64_t predict_then_learn_row(const float* x, std::int64_t label, float* scores,
+                                      float weight = 1.0f);
+
+  /// Declares classes before their first sample (e.g. the `classes` of a
+  /// scikit-learn partial_fit): each label not yet known adds a zero output
+  /// column (its score is 0 until it is learned); known labels are ignored.
+  /// @throws InvalidArgument if not a classifier, or if a label is new and
+  ///         grow_classes is false.
+  OnlineElm& add_classes(const ConstLabelRef& labels);
+
+  /// Removes rows learned earlier: G -= w h h^T, B -= w h t^T. With forgetting,
+  /// pass the weight the row has now (w_original * rho^age, age = samples
+  /// learned since). The result equals the model trained without them.
+  /// @throws InvalidArgument on bad input (unknown label: never learned);
+  ///         NumericalError if removing them leaves G + lambda I not positive
+  ///         definite (they were not learned); the model is then unchanged.
+  OnlineElm& unlearn(const ConstMatrixRef& x, const ConstLabelRef& labels,
+                     const ConstVectorRef& sample_weight = VectorXf());
+  OnlineElm& unlearn_regression(const ConstMatrixRef& x, const ConstMatrixRef& y,
+                                const ConstVectorRef& sample_weight = VectorXf());
+
+  /// Recomputes P and beta exactly from the double statistics now (the
+  /// periodic re-solve does this automatically).
+  /// @throws InvalidArgument without keep_statistics; NumericalError if
+  ///         G + lambda I is not positive definite.
+  OnlineElm& resolve();
+
+  // ---------------------------------------------------------------- prediction
+  /// One sample, as OnlineSnapshot::decision_row (no heap allocation after warm-up).
+  void decision_row(const float* x, float* out, PredictWorkspace& ws) const;
+  /// One sample's label (classification); scores[C]. @throws InvalidArgument
+  /// if not classification or no class is known yet.
+  std::int64_t predict_row(const float* x, PredictWorkspace& ws, float* scores) const;
+  /// Many samples: n x C outputs / n labels / accuracy.
+  /// @throws InvalidArgument on a wrong width or non-finite values.
+  RowMatrixXf decision_function(const ConstMatrixRef& x) const;
+  LabelVector predict(const ConstMatrixRef& x) const;
+  double score(const ConstMatrixRef& x, const ConstLabelRef& labels) const;
+
+  /// An immutable predictor for other threads (copies beta, shares the hidden layer).
+  std::shared_ptr<const OnlineSnapshot> snapshot() const;
+  /// A batch model with the current beta (ridge.auto_lambda = false, lambda =
+  /// this lambda), e.g. to save as a kElm file for Python. It holds no
+  /// training statistics.
+  /// @throws InvalidArgument for a classifier with fewer than 2 classes.
+  ElmModel to_elm_model() const;
+
+  // ---------------------------------------------------------------- state
+  Task task() const { return task_; }
+  const OnlineConfig& online_config() const { return online_; }
+  const ElmConfig& elm_config() const { return elm_; }
+  Index n_features() const;
+  Index n_hidden() const { return L_; }
+  Index n_outputs() const { return beta_.cols(); }
+  const LabelVector& classes() const { return classes_; }
+  double lambda() const { return lambda_; }
+  const Scaler& scaler() const;
+  const HiddenLayer& hidden() const;
+  /// Output weights (L x C) in double, as maintained by the recursion.
+  const RowMatrixXd& beta() const { return beta_; }
+  /// The same in float32, as used for prediction.
+  const RowMatrixXf& beta_f32() const { return beta_f_; }
+  /// P = (G + lambda I)^-1 as currently held (L x L, symmetric), materialized.
+  RowMatrixXd inverse_gram() const;
+  /// The double statistics G (L x L) and B (L x C) including buffered rows.
+  /// @throws InvalidArgument without keep_statistics.
+  RowMatrixXd gram() const;
+  RowMatrixXd gram_targets() const;
+  /// Samples learned / unlearned (rows with weight > 0), exact re-solves done,
+  /// and samples since the last re-solve.
+  std::int64_t samples_learned() const { return n_learned_; }
+  std::int64_t samples_unlearned() const { return n_unlearned_; }
+  std::int64_t resolves() const { return n_resolves_; }
+  std::int64_t samples_since_resolve() const { return since_resolve_; }
+  /// Bytes of the stored inverse-Gram triangle (the state a single-sample update reads).
+  std::size_t state_bytes() const;
+
+  // ---------------------------------------------------------------- files
+  /// The online model as an elmq file image (FileKind::kOnlineElm), with the
+  /// whole state (P, queued corrections, statistics, counters): from_bytes ->
+  /// continue gives bit-identical results to never stopping.
+  std::string to_bytes() const;
+  /// @throws FormatError on a corrupt, truncated or inconsistent image.
+  static OnlineElm from_bytes(std::string_view bytes);
+  void save(const std::string& path) const;
+  /// @throws IoError if unreadable, FormatError if invalid.
+  static OnlineElm load(const std::string& path);
+
+  OnlineElm(const OnlineElm&);
+  OnlineElm& operator=(const OnlineElm&);
+  OnlineElm(OnlineElm&&) noexcept;
+  OnlineElm& operator=(OnlineElm&&) noexcept;
+  ~OnlineElm();
+
+ private:
+  OnlineElm();
+
+  void init_common(const OnlineConfig& online, Task task, Index n_outputs);
+  void init_prior(const RowMatrixXd* gram, const RowMatrixXd& hty);
+  void check_row_input(const float* x, float weight, const char* where) const;
+  Index class_column(std::int64_t label, bool may_grow, const char* where);
+  void add_class(std::int64_t label, Index position);
+  void hidden_row(const float* x, PredictWorkspace& ws) const;
+  void update_row(const float* h, const float* t, double weight, bool unlearn);
+  void update_block(const RowMatrixXf& h, const RowMatrixXf& t, const VectorXd& weight,
+                    bool unlearn);
+  void learn_rows(const ConstMatrixRef& x, const RowMatrixXf& t, const ConstVectorRef& w,
+                  bool unlearn, const char* where);
+  RowMatrixXf encode_targets(const ConstLabelRef& labels, bool may_grow, const char* where);
+  void stats_push(const float* h, const float* t, double coef, double decay);
+  void stats_fold();
+  void after_update(Index rows);
+  void resolve_exact(const RowMatrixXf* remove_h, const RowMatrixXf* remove_t,
+                     const VectorXd* remove_w);
+  void resolve_folded(const RowMatrixXf* remove_h, const RowMatrixXf* remove_t,
+                      const VectorXd* remove_w);
+  void sync_beta_f32();
+  void require_classifier(const char* where) const;
+
+  ElmConfig elm_;
+  OnlineConfig online_;
+  Task task_ = Task::kClassification;
+  std::shared_ptr<const detail::OnlineFeatures> features_;
+  Index L_ = 0, Lp_ = 0;  // hidden units, and padded to a multiple of 8
+  LabelVector classes_;
+  double lambda_ = 0.0;
+  RowMatrixXd beta_;    // L x C
+  RowMatrixXf beta_f_;  // L x C, float copy for prediction
+  std::unique_ptr<detail::OnlineState> state_;
+
+  // Double statistics: G (packed like P), B, and up to 64 buffered hidden
+  // rows (with their coefficient and forgetting step) not yet added to them.
+  std::vector<double> gram_packed_;
+  RowMatrixXd hty_;
+  RowMatrixXf stats_h_, stats_t_;
+  VectorXd stats_coef_, stats_decay_;
+  Index stats_rows_ = 0;
+
+  std::int64_t n_learned_ = 0, n_unlearned_ = 0, n_resolves_ = 0, since_resolve_ = 0;
+  std::int64_t resolve_period_ = 0;
+
+  // Scratch of the row paths, sized once so that they do not allocate.
+  struct Scratch {
+    VectorXd q;
+    RowMatrixXf hs, ab, tmp, hty;
+  };
+  PredictWorkspace ws_;
+  VectorXd hd_, err_;
+  VectorXf t_row_;
+  Scratch scratch_;
+};
+
+}  // namespace elmq

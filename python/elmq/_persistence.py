@@ -1,0 +1,61 @@
+"""Reading elmq model files (the files the C++ library and the CLI write)."""
+
+from __future__ import annotations
+
+import os
+from typing import Union
+
+from . import _core
+from ._estimators import ELMClassifier, ELMRegressor
+
+__all__ = ["load", "from_core_model"]
+
+
+def from_core_model(model: _core.ElmModel) -> Union[ELMClassifier, ELMRegressor]:
+    """Wrap a fitted :class:`elmq._core.ElmModel` in the matching estimator.
+
+    Classification and multilabel models become an :class:`ELMClassifier`,
+    regression models an :class:`ELMRegressor`; the estimator's parameters
+    are read back from the model's configuration (``n_jobs`` is left at None).
+
+    Raises
+    ------
+    ValueError
+        If the model is not fitted.
+    """
+    if not model.fitted:
+        raise ValueError("elmq.from_core_model: the model is not fitted")
+    if model.task == _core.Task.REGRESSION:
+        return ELMRegressor._from_model(model)
+    return ELMClassifier._from_model(model)
+
+
+def load(path: Union[str, os.PathLike]) -> Union[ELMClassifier, ELMRegressor]:
+    """Load a model file written by ``Estimator.save``, the C++ ``ElmModel::save`` or the CLI.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An elmq model file of kind 'elm'.
+
+    Returns
+    -------
+    ELMClassifier or ELMRegressor
+        A fitted estimator. Class labels are the int64 labels stored in the file.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read.
+    elmq.FormatError (a ValueError)
+        If it is not a valid elmq file, or holds another kind of model.
+    """
+    with open(os.fspath(path), "rb") as f:
+        image = f.read()
+    kind = _core.peek_file_kind(image)
+    if kind != _core.FileKind.ELM:
+        raise _core.FormatError(
+            f"elmq.load: {os.fspath(path)!r} holds a '{_core.file_kind_name(kind)}' model; "
+            "elmq.load reads 'elm' models"
+        )
+    return from_core_model(_core.ElmModel.from_bytes(image))

@@ -1,0 +1,529 @@
+// AVX2 + FMA + F16C kernels. Compiled with per-file flags (-mavx2 -mfma
+// -mf16c) and called only after a CPUID check (quant/cpu_features.cpp).
+//
+// Everything here lives in an anonymous namespace and uses only intrinsics
+// and plain C: no Eigen, no std:: inline functions, so no AVX2-compiled copy
+// of a shared inline function can be picked by the linker for other files.
+//
+// Integer dot products are exact and equal the reference kernels':
+//  - int8 codes (|w| <= 127) times activations in [-128, 127] use the sign
+//    trick maddubs(|a|, sign(w, a)): each 16-bit pair sum is at most
+//    2 * 128 * 127 = 32512 < 32767, so vpmaddubsw never saturates;
+//  - unsigned sub-byte codes c <= 15 use maddubs(c, a) directly (pair sums
+//    <= 2 * 15 * 128 = 3840), and several of them are summed in 16 bits only
+//    as far as the bound allows (kFlush);
+//  - int32 lanes are folded into int64 before they could overflow (kSuper).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "quant/detail/kernels.h"
+
+namespace elmq {
+namespace detail {
+
+namespace {
+
+using i64 = std::int64_t;
+
+inline i64 imin(i64 a, i64 b) { return a < b ? a : b; }
+
+inline float hsum_ps(__m256 v) {
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+inline float hmax_ps(__m256 v) {
+  __m128 lo = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_max_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_max_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+// Exact int64 sum of eight int32 lanes.
+inline i64 hsum_epi32_i64(__m256i v) {
+  const __m256i s = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
+                                     _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
+  const __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  return _mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1);
+}
+
+inline float half_at(const std::uint8_t* p) {
+  std::uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+inline float round_nearest(float v) {
+  return _mm_cvtss_f32(
+      _mm_round_ss(_mm_setzero_ps(), _mm_set_ss(v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+inline float clampf(float t, float lo, float hi) {
+  t = t < lo ? lo : t;
+  return hi < t ? hi : t;
+}
+
+// ---------------------------------------------------------------- activations
+
+void quantize_acts_avx2(const float* x, i64 x_stride, i64 rows, i64 k, i64 kp, i64 group,
+                        const ActQuantParams& params, std::int8_t* q, i64 q_stride, float* scale,
+                        float* gsum, i64 gsum_stride, i64* rsum) {
+  const bool asym = params.mode == kActStaticAsymmetric;
+  const int shift = asym ? params.zero_point - 128 : 0;
+  const float lo = asym ? static_cast<float>(-params.zero_point) : -127.0f;
+  const float hi = asym ? static_cast<float>(255 - params.zero_point) : 127.0f;
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  const __m256i vshift = _mm256_set1_epi32(shift);
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (i64 r = 0; r < rows; ++r) {
+    const float* xr = x + r * x_stride;
+    std::int8_t* qr = q + r * q_stride;
+    float inv = params.inv, sc = params.scale;
+    if (params.mode == kActDynamic) {
+      __m256 vmax = _mm256_setzero_ps();
+      i64 j = 0;
+      for (; j + 8 <= k; j += 8) vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(xr + j), absmask));
+      float amax = hmax_ps(vmax);
+      for (; j < k; ++j) {
+        const float a = xr[j] < 0.0f ? -xr[j] : xr[j];
+        amax = amax < a ? a : amax;
+      }
+      if (amax < kTinyActivation) {
+        inv = 0.0f;
+        sc = 0.0f;
+      } else {
+        inv = 127.0f / amax;
+        sc = amax / 127.0f;
+      }
+    }
+    const __m256 vinv = _mm256_set1_ps(inv);
+    auto quant8 = [&](const float* p) {
+      __m256 t = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(p), vinv),
+                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      t = _mm256_min_ps(_mm256_max_ps(t, vlo), vhi);
+      return _mm256_add_epi32(_mm256_cvtps_epi32(t), vshift);
+    };
+    i64 j = 0;
+    for (; j + 32 <= k; j += 32) {
+      const __m256i a = _mm256_packs_epi32(quant8(xr + j), quant8(xr + j + 8));
+      const __m256i b = _mm256_packs_epi32(quant8(xr + j + 16), quant8(xr + j + 24));
+      const __m256i p = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b), perm);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qr + j), p);
+    }
+    for (; j < k; ++j) {
+      const float t = clampf(round_nearest(xr[j] * inv), lo, hi);
+      qr[j] = static_cast<std::int8_t>(static_cast<int>(t) + shift);
+    }
+    for (j = k; j < kp; ++j) qr[j] = static_cast<std::int8_t>(shift);
+    scale[r] = sc;
+    if (gsum) {
+      for (i64 g = 0; g < kp / group; ++g) {
+        std::int32_t s = 0;
+        for (i64 i = g * group; i < (g + 1) * group; ++i) s += qr[i];
+        gsum[r * gsum_stride + g] = static_cast<float>(s);
+      }
+    }
+    if (rsum) {
+      i64 s = 0;
+      for (i64 i = 0; i < kp; ++i) s += qr[i];
+      rsum[r] = s;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- code decoders
+// decode(p, v) returns codes [32 v, 32 v + 32) of the chunk at p, one per byte.
+
+struct Dec8 {  // 32 int8 codes
+  static constexpr int kChunk = 32, kNV = 1, kBytes = 32;
+  static __m256i decode(const std::uint8_t* p, int) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  }
+};
+
+struct Dec4x32 {  // byte j: codes j (low nibble), j + 16 (high nibble)
+  static constexpr int kChunk = 32, kNV = 1, kBytes = 16;
+  static __m256i decode(const std::uint8_t* p, int) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m256i w = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_and_si256(w, _mm256_set1_epi8(0x0F));
+  }
+};
+
+struct Dec4x128 {  // byte j: codes j, j + 64
+  static constexpr int kChunk = 128, kNV = 4, kBytes = 64;
+  static __m256i decode(const std::uint8_t* p, int v) {
+    __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * (v & 1)));
+    if (v >> 1) b = _mm256_srli_epi16(b, 4);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0F));
+  }
+};
+
+struct Dec2x32 {  // byte j: codes j, j + 8, j + 16, j + 24
+  static constexpr int kChunk = 32, kNV = 1, kBytes = 8;
+  static __m256i decode(const std::uint8_t* p, int) {
+    long long t;
+    std::memcpy(&t, p, 8);
+    const __m256i b = _mm256_srlv_epi64(_mm256_set1_epi64x(t), _mm256_set_epi64x(6, 4, 2, 0));
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x03));
+  }
+};
+
+struct Dec2x64 {  // byte j: codes j, j + 16, j + 32, j + 48
+  static constexpr int kChunk = 64, kNV = 2, kBytes = 16;
+  static __m256i decode(const std::uint8_t* p, int v) {
+    const __m256i b =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256i sh = v == 0 ? _mm256_set_epi64x(2, 2, 0, 0) : _mm256_set_epi64x(6, 6, 4, 4);
+    return _mm256_and_si256(_mm256_srlv_epi64(b, sh), _mm256_set1_epi8(0x03));
+  }
+};
+
+struct Dec3x160 {  // byte j: trits j, j + 32, ..., j + 128 (see quant/blocks.h)
+  static constexpr int kChunk = 160, kNV = 5, kBytes = 32;
+  static __m256i decode(const std::uint8_t* p, int v) {
+    static const short kPow[5] = {1, 3, 9, 27, 81};
+    __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    if (v > 0) {
+      // Per byte (b * 3^v) mod 256, from 16-bit products of the even and odd bytes.
+      const __m256i pw = _mm256_set1_epi16(kPow[v]);
+      const __m256i hi_mask = _mm256_set1_epi16(static_cast<short>(0xFF00));
+      const __m256i even = _mm256_mullo_epi16(b, pw);
+      const __m256i odd = _mm256_mullo_epi16(_mm256_and_si256(b, hi_mask), pw);
+      b = _mm256_blendv_epi8(even, odd, hi_mask);
+    }
+    // Top trit of a byte t: (t * 3) >> 8 = (t >= 86) + (t >= 171).
+    const __m256i ge86 = _mm256_cmpeq_epi8(_mm256_max_epu8(b, _mm256_set1_epi8(86)), b);
+    const __m256i ge171 =
+        _mm256_cmpeq_epi8(_mm256_max_epu8(b, _mm256_set1_epi8(static_cast<char>(171))), b);
+    return _mm256_sub_epi8(_mm256_setzero_si256(), _mm256_add_epi8(ge86, ge171));
+  }
+};
+
+// ---------------------------------------------------------------- format policies
+// kHeader: bytes of fp16 d (and m) before the codes of a grouped block.
+// kOffset: code of the value 0 (symmetric). kFlush: chunks whose unsigned
+// maddubs results may be summed in int16 (bound 32767 / (2 * cmax * 128) vectors).
+// kR x kC: register tile for batches; kC1: tile width for single rows.
+
+template <class D, bool Signed, bool Grouped, bool Asym, int Offset, int Flush, int R, int C, int C1>
+struct Fmt {
+  using Dec = D;
+  static constexpr bool kSigned = Signed, kGrouped = Grouped, kAsym = Asym;
+  static constexpr int kOffset = Offset, kFlush = Flush;
+  static constexpr int kHeader = Grouped ? (Asym ? 4 : 2) : 0;
+  static constexpr bool kCorr = Asym || Offset != 0;
+  static constexpr int kR = R, kC = C, kC1 = C1;
+};
+
+using FmtInt8Channel = Fmt<Dec8, true, false, false, 0, 1, 2, 4, 4>;
+using FmtQ8G32 = Fmt<Dec8, true, true, false, 0, 1, 2, 4, 4>;
+using FmtInt4G32 = Fmt<Dec4x32, false, true, false, 8, 1, 2, 4, 4>;
+using FmtInt4G128 = Fmt<Dec4x128, false, true, false, 8, 1, 2, 4, 4>;
+using FmtInt4G32Asym = Fmt<Dec4x32, false, true, true, 0, 1, 2, 4, 4>;
+using FmtInt4G128Asym = Fmt<Dec4x128, false, true, true, 0, 1, 2, 4, 4>;
+using FmtInt4Channel = Fmt<Dec4x32, false, false, false, 8, 8, 2, 2, 4>;
+using FmtInt2G32Asym = Fmt<Dec2x32, false, true, true, 0, 1, 2, 4, 4>;
+using FmtInt2G64Asym = Fmt<Dec2x64, false, true, true, 0, 1, 2, 4, 4>;
+using FmtTernary = Fmt<Dec2x32, false, false, false, 1, 32, 2, 2, 4>;
+using FmtTernaryBase3 = Fmt<Dec3x160, false, false, false, 1, 12, 2, 2, 4>;
+
+// ---------------------------------------------------------------- per-channel tile
+template <class F, int R, int C>
+void channel_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
+  using D = typename F::Dec;
+  const i64 chunks = w.blocks_per_row;
+  const std::uint8_t* wr[C];
+  const std::int8_t* ar[R];
+  for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
+  for (int r = 0; r < R; ++r) ar[r] = a.q + (m + r) * a.q_stride;
+  const __m256i ones = _mm256_set1_epi16(1);
+  i64 dot[R][C] = {};
+  // int32 lanes gain < 2^16 per chunk (signed) or per flush (unsigned).
+  constexpr i64 kSuper = 16384 * static_cast<i64>(F::kFlush);
+  for (i64 c0 = 0; c0 < chunks; c0 += kSuper) {
+    const i64 c1 = imin(chunks, c0 + kSuper);
+    __m256i acc[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_si256();
+    if constexpr (F::kSigned) {
+      for (i64 ch = c0; ch < c1; ++ch) {
+        __m256i av[R], aa[R];
+        for (int r = 0; r < R; ++r) {
+          av[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + ch * 32));
+          aa[r] = _mm256_abs_epi8(av[r]);
+        }
+        for (int c = 0; c < C; ++c) {
+          const __m256i wv = D::decode(wr[c] + ch * D::kBytes, 0);
+          for (int r = 0; r < R; ++r) {
+            const __m256i p = _mm256_maddubs_epi16(aa[r], _mm256_sign_epi8(wv, av[r]));
+            acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(p, ones));
+          }
+        }
+      }
+    } else {
+      for (i64 ch = c0; ch < c1; ch += F::kFlush) {
+        const i64 ce = imin(c1, ch + F::kFlush);
+        __m256i s16[R][C];
+        for (int r = 0; r < R; ++r)
+          for (int c = 0; c < C; ++c) s16[r][c] = _mm256_setzero_si256();
+        for (i64 x = ch; x < ce; ++x) {
+          for (int v = 0; v < D::kNV; ++v) {
+            __m256i av[R];
+            for (int r = 0; r < R; ++r) {
+              av[r] = _mm256_loadu_si256(
+                  reinterpret_cast<const __m256i*>(ar[r] + x * D::kChunk + 32 * v));
+            }
+            for (int c = 0; c < C; ++c) {
+              const __m256i wv = D::decode(wr[c] + x * D::kBytes, v);
+              for (int r = 0; r < R; ++r) {
+                s16[r][c] = _mm256_add_epi16(s16[r][c], _mm256_maddubs_epi16(wv, av[r]));
+              }
+            }
+          }
+        }
+        for (int r = 0; r < R; ++r)
+          for (int c = 0; c < C; ++c)
+            acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(s16[r][c], ones));
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) dot[r][c] += hsum_epi32_i64(acc[r][c]);
+  }
+  const i64 o = F::kOffset, za = a.zero, kp = w.padded_cols;
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      const i64 e = dot[r][c] - o * a.rsum[m + r] - za * w.code_sum[n + c] + o * za * kp;
+      const float bias = out.bias ? out.bias[n + c] : 0.0f;
+      out.y[(m + r) * out.y_stride + n + c] =
+          static_cast<float>(e) * (a.scale[m + r] * w.row_scale[n + c]) + bias;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- grouped tile
+template <class F, int R, int C>
+void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
+  using D = typename F::Dec;
+  constexpr i64 kBlock = F::kHeader + D::kBytes;
+  const i64 blocks = w.blocks_per_row;
+  const std::uint8_t* wr[C];
+  const std::int8_t* ar[R];
+  const float* gs[R];
+  for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
+  for (int r = 0; r < R; ++r) {
+    ar[r] = a.q + (m + r) * a.q_stride;
+    gs[r] = a.gsum + (m + r) * a.gsum_stride;
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  for (i64 g = 0; g < blocks; ++g) {
+    __m256 dv[C], ev[C];
+    for (int c = 0; c < C; ++c) {
+      const std::uint8_t* blk = wr[c] + g * kBlock;
+      const float d = half_at(blk);
+      dv[c] = _mm256_set1_ps(d);
+      if constexpr (F::kCorr) {
+        const float mn = F::kAsym ? half_at(blk + 2) : 0.0f;
+        ev[c] = _mm256_set1_ps(mn - static_cast<float>(F::kOffset) * d);
+      }
+    }
+    __m256i dot[R][C];
+    if constexpr (D::kNV == 1) {
+      __m256i av[R], aa[R];
+      for (int r = 0; r < R; ++r) {
+        av[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk));
+        if constexpr (F::kSigned) aa[r] = _mm256_abs_epi8(av[r]);
+      }
+      for (int c = 0; c < C; ++c) {
+        const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, 0);
+        for (int r = 0; r < R; ++r) {
+          __m256i p;
+          if constexpr (F::kSigned) {
+            p = _mm256_maddubs_epi16(aa[r], _mm256_sign_epi8(wv, av[r]));
+          } else {
+            p = _mm256_maddubs_epi16(wv, av[r]);
+          }
+          dot[r][c] = _mm256_madd_epi16(p, ones);
+        }
+      }
+    } else {
+      __m256i s16[R][C];
+      for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) s16[r][c] = _mm256_setzero_si256();
+      for (int v = 0; v < D::kNV; ++v) {
+        __m256i av[R];
+        for (int r = 0; r < R; ++r) {
+          av[r] = _mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk + 32 * v));
+        }
+        for (int c = 0; c < C; ++c) {
+          const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, v);
+          for (int r = 0; r < R; ++r) {
+            s16[r][c] = _mm256_add_epi16(s16[r][c], _mm256_maddubs_epi16(wv, av[r]));
+          }
+        }
+      }
+      for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) dot[r][c] = _mm256_madd_epi16(s16[r][c], ones);
+    }
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c)
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[r][c]), dv[c], acc[r][c]);
+    if constexpr (F::kCorr) {
+      for (int r = 0; r < R; ++r) {
+        const __m256 av = _mm256_zextps128_ps256(_mm_load_ss(gs[r] + g));
+        for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(av, ev[c], acc[r][c]);
+      }
+    }
+  }
+  const float za = static_cast<float>(a.zero);
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      const float bias = out.bias ? out.bias[n + c] : 0.0f;
+      out.y[(m + r) * out.y_stride + n + c] =
+          a.scale[m + r] * (hsum_ps(acc[r][c]) + za * w.row_corr[n + c]) + bias;
+    }
+  }
+}
+
+template <class F, int R, int C>
+void int_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
+  if constexpr (F::kGrouped) {
+    grouped_tile<F, R, C>(a, w, m, n, out);
+  } else {
+    channel_tile<F, R, C>(a, w, m, n, out);
+  }
+}
+
+// Each output is computed by the same sequence of operations whichever tile
+// covers it, so results do not depend on the blocking or the batch size.
+template <class F>
+void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
+                  const QOut& out) {
+  constexpr int R = F::kR, C = F::kC, C1 = F::kC1;
+  i64 m = m0;
+  for (; m + R <= m1; m += R) {
+    i64 n = n0;
+    for (; n + C <= n1; n += C) int_tile<F, R, C>(a, w, m, n, out);
+    for (; n < n1; ++n) int_tile<F, R, 1>(a, w, m, n, out);
+  }
+  for (; m < m1; ++m) {
+    i64 n = n0;
+    for (; n + C1 <= n1; n += C1) int_tile<F, 1, C1>(a, w, m, n, out);
+    for (; n < n1; ++n) int_tile<F, 1, 1>(a, w, m, n, out);
+  }
+}
+
+void int_gemm_avx2(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
+                   const QOut& out) {
+  switch (w.format) {
+    case kFmtInt8Channel: return int_gemm_fmt<FmtInt8Channel>(a, w, m0, m1, n0, n1, out);
+    case kFmtQ8_0: return int_gemm_fmt<FmtQ8G32>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt4G32Sym: return int_gemm_fmt<FmtInt4G32>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt4G128Sym: return int_gemm_fmt<FmtInt4G128>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt4G32Asym: return int_gemm_fmt<FmtInt4G32Asym>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt4G128Asym: return int_gemm_fmt<FmtInt4G128Asym>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt4Channel: return int_gemm_fmt<FmtInt4Channel>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt2G32Asym: return int_gemm_fmt<FmtInt2G32Asym>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt2G64Asym: return int_gemm_fmt<FmtInt2G64Asym>(a, w, m0, m1, n0, n1, out);
+    case kFmtTernaryChannel: return int_gemm_fmt<FmtTernary>(a, w, m0, m1, n0, n1, out);
+    case kFmtTernaryBase3: return int_gemm_fmt<FmtTernaryBase3>(a, w, m0, m1, n0, n1, out);
+    default: return;  // the driver never passes another format
+  }
+}
+
+// ---------------------------------------------------------------- f16 / bf16
+
+template <bool BF16>
+inline __m256 load_w8(const std::uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  if constexpr (BF16) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  } else {
+    return _mm256_cvtph_ps(h);
+  }
+}
+
+template <bool BF16, int R, int C>
+void half_tile(const float* x, i64 x_stride, const QWeights& w, i64 m, i64 n, const QOut& out) {
+  const i64 k = w.cols, k8 = k & ~static_cast<i64>(7);
+  const std::uint16_t* wr[C];
+  const float* xr[R];
+  for (int c = 0; c < C; ++c)
+    wr[c] = reinterpret_cast<const std::uint16_t*>(w.data + (n + c) * w.row_stride);
+  for (int r = 0; r < R; ++r) xr[r] = x + (m + r) * x_stride;
+  __m256 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  for (i64 j = 0; j < k8; j += 8) {
+    __m256 wv[C];
+    for (int c = 0; c < C; ++c) wv[c] = load_w8<BF16>(wr[c] + j);
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) {
+        acc[r][c] = _mm256_fmadd_ps(_mm256_loadu_ps(xr[r] + j), wv[c], acc[r][c]);
+      }
+    }
+  }
+  if (k8 < k) {
+    const int rem = static_cast<int>(k - k8);
+    const __m256i mask =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 wv[C];
+    for (int c = 0; c < C; ++c) {
+      std::uint16_t tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      std::memcpy(tmp, wr[c] + k8, static_cast<std::size_t>(rem) * 2);
+      wv[c] = load_w8<BF16>(tmp);
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m256 xv = _mm256_maskload_ps(xr[r] + k8, mask);
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(xv, wv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      const float bias = out.bias ? out.bias[n + c] : 0.0f;
+      out.y[(m + r) * out.y_stride + n + c] = hsum_ps(acc[r][c]) + bias;
+    }
+  }
+}
+
+template <bool BF16>
+void half_gemm_fmt(const float* x, i64 x_stride, const QWeights& w, i64 m0, i64 m1, i64 n0,
+                   i64 n1, const QOut& out) {
+  constexpr int R = 4, C = 3, C1 = 4;
+  i64 m = m0;
+  for (; m + R <= m1; m += R) {
+    i64 n = n0;
+    for (; n + C <= n1; n += C) half_tile<BF16, R, C>(x, x_stride, w, m, n, out);
+    for (; n < n1; ++n) half_tile<BF16, R, 1>(x, x_stride, w, m, n, out);
+  }
+  for (; m < m1; ++m) {
+    i64 n = n0;
+    for (; n + C1 <= n1; n += C1) half_tile<BF16, 1, C1>(x, x_stride, w, m, n, out);
+    for (; n < n1; ++n) half_tile<BF16, 1, 1>(x, x_stride, w, m, n, out);
+  }
+}
+
+void half_gemm_avx2(const float* x, i64 x_stride, const QWeights& w, i64 m0, i64 m1, i64 n0,
+                    i64 n1, const QOut& out) {
+  if (w.format == kFmtBF16) {
+    half_gemm_fmt<true>(x, x_stride, w, m0, m1, n0, n1, out);
+  } else {
+    half_gemm_fmt<false>(x, x_stride, w, m0, m1, n0, n1, out);
+  }
+}
+
+}  // namespace
+
+const KernelTable kKernelsAvx2 = {"avx2", quantize_acts_avx2, int_gemm_avx2, half_gemm_avx2};
+
+}  // namespace detail
+}  // namespace elmq

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds elmq in Release
+# with assertions, and runs every test:
+#   1. the C++ suite (GoogleTest via CTest, CLI and example runs included);
+#   2. an installed-package consumer (find_package(elmq));
+#   3. the portable build (ELMQ_NATIVE=OFF) and its C++ suite;
+#   4. the Python package (pip install .) and its pytest suite.
+# Environment: ELMQ_JOBS (parallel jobs), ELMQ_SKIP_PORTABLE=1, ELMQ_SKIP_PYTHON=1.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${ELMQ_VENV:-$ROOT/.venv}"
+JOBS="${ELMQ_JOBS:-$(nproc)}"
+cd "$ROOT"
+
+"$ROOT/scripts/setup.sh"
+export VIRTUAL_ENV="$VENV"  # lets the C++ data registry find scikit-learn's data sets
+
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+
+step() { echo; echo "=== test: $* ($(date +%H:%M:%S))"; }
+
+step "configure and build (Release, assertions on, native)"
+cmake -S "$ROOT" -B build/test -DCMAKE_BUILD_TYPE=Release -DELMQ_ASSERTIONS=ON -DELMQ_NATIVE=ON \
+  "${launcher[@]}" >/dev/null
+cmake --build build/test -j"$JOBS"
+
+step "C++ tests"
+ctest --test-dir build/test --output-on-failure -j"$JOBS"
+
+step "installed package consumer"
+rm -rf build/test/install build/test/consumer
+cmake --install build/test --prefix build/test/install >/dev/null
+cmake -S tests/consumer -B build/test/consumer -DCMAKE_PREFIX_PATH="$ROOT/build/test/install" \
+  -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
+cmake --build build/test/consumer -j"$JOBS" >/dev/null
+build/test/consumer/consumer
+
+if [ "${ELMQ_SKIP_PORTABLE:-0}" != 1 ]; then
+  step "portable build (ELMQ_NATIVE=OFF, no OpenBLAS) and its C++ tests"
+  cmake -S "$ROOT" -B build/test-portable -DCMAKE_BUILD_TYPE=Release -DELMQ_ASSERTIONS=ON \
+    -DELMQ_NATIVE=OFF -DELMQ_USE_BLAS=OFF -DELMQ_BUILD_BENCH=OFF -DELMQ_BUILD_EXAMPLES=OFF \
+    -DELMQ_BUILD_CLI=OFF "${launcher[@]}" >/dev/null
+  cmake --build build/test-portable -j"$JOBS"
+  ctest --test-dir build/test-portable --output-on-failure -j"$JOBS"
+fi
+
+if [ "${ELMQ_SKIP_PYTHON:-0}" != 1 ] && [ -f pyproject.toml ]; then
+  step "Python package: pip install . (isolated PEP 517 build)"
+  "$VENV/bin/python" -m pip install -q "$ROOT"
+  step "Python tests"
+  export ELMQ_CLI="$ROOT/build/test/cli/elmq"
+  "$VENV/bin/python" -m pytest -q python/tests
+fi
+step "all tests passed"
