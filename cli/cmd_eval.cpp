@@ -8,6 +8,7 @@
 #include "cli/common.h"
 #include "cli/json.h"
 #include "elm/common/errors.h"
+#include "elm/common/parallel.h"
 #include "elm/elm_model.h"
 
 namespace elmq {
@@ -120,7 +121,7 @@ int run_eval(const Args& args) {
     j.field("task", task_name(model.task()));
     j.field("data", data.description).field("rows", x.rows()).field("n_features", x.cols());
     j.field(metric, score);
-    j.field("threads", threads);
+    j.field("threads", threads).field("threads_used", resolve_threads(threads));
     j.field("batch_repeats", reps).field("batch_seconds", batch_seconds);
     j.field("rows_per_second", rows_per_second);
     j.field("latency_rows", n_lat);

@@ -8,6 +8,7 @@
 #include "cli/common.h"
 #include "cli/json.h"
 #include "elm/common/errors.h"
+#include "elm/common/parallel.h"
 #include "elm/elm_model.h"
 
 namespace elmq {
@@ -165,7 +166,7 @@ int run_train(const Args& args) {
       j.end_array();
     }
     j.end_object();
-    j.field("threads", cfg.threads);
+    j.field("threads", cfg.threads).field("threads_used", resolve_threads(cfg.threads));
     j.field("load_seconds", data.load_seconds).field("train_seconds", train_seconds);
     j.field("score_seconds", score_seconds);
     j.field("lambda", model.lambda()).field("lambda_auto", cfg.ridge.auto_lambda);

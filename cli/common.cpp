@@ -130,6 +130,9 @@ LoadedData load_data(const ParsedArgs& a, DataUse use, bool regression) {
     throw UsageError(str_cat("give either --dataset NAME or --", csv_key, " FILE",
                              has_dataset ? ", not both" : ""));
   }
+  if (use == DataUse::kTrain && a.has("test-csv") && !has_csv) {
+    throw UsageError("--test-csv goes with --train-csv; a --dataset has its own test split");
+  }
   if (has_dataset) {
     if (regression) {
       throw UsageError(
@@ -274,8 +277,11 @@ LoadedData load_data(const ParsedArgs& a, DataUse use, bool regression) {
     out.x_test = std::move(x_te);
     out.has_test = out.x_test.rows() > 0;
     out.description += str_cat(" (test fraction ", f, ", split seed ", seed, ")");
-  } else if (a.has("max-test-rows")) {
-    throw UsageError("--max-test-rows needs a test set (--test-csv or --test-fraction)");
+  } else {
+    if (a.has("max-test-rows")) {
+      throw UsageError("--max-test-rows needs a test set (--test-csv or --test-fraction)");
+    }
+    if (a.has("split-seed")) throw UsageError("--split-seed needs --test-fraction");
   }
   out.load_seconds = seconds_since(start);
   return out;

@@ -170,6 +170,26 @@ void check_fit_input(const ConstMatrixRef& x, Index targets_rows, const ConstVec
 
 ElmModel& ElmModel::fit(const ConstMatrixRef& x, const ConstLabelRef& labels,
                         const ConstVectorRef& sample_weight) {
+  return fit_classification(nullptr, x, labels, sample_weight);
+}
+
+ElmModel& ElmModel::fit_with_layer(HiddenLayer layer, const ConstMatrixRef& x,
+                                   const ConstLabelRef& labels, const ConstVectorRef& sample_weight) {
+  ELMQ_CHECK_ARG(!layer.empty(), "ElmModel::fit_with_layer: the layer is empty");
+  ELMQ_CHECK_ARG(layer.n_inputs() == x.cols(), "ElmModel::fit_with_layer: the layer expects ",
+                 layer.n_inputs(), " inputs, X has ", x.cols(), " columns");
+  return fit_classification(&layer, x, labels, sample_weight);
+}
+
+void ElmModel::set_threads(int threads) {
+  ELMQ_CHECK_ARG(threads >= 0, "ElmModel::set_threads: threads must be >= 0 (0 = all cores), got ",
+                 threads);
+  config_.threads = threads;
+}
+
+ElmModel& ElmModel::fit_classification(const HiddenLayer* layer, const ConstMatrixRef& x,
+                                       const ConstLabelRef& labels,
+                                       const ConstVectorRef& sample_weight) {
   check_fit_input(x, labels.size(), sample_weight, "ElmModel::fit");
   LabelVector classes = sorted_unique(labels);
   ELMQ_CHECK_ARG(classes.size() >= 2, "ElmModel::fit: y holds ", classes.size(),
@@ -191,7 +211,12 @@ ElmModel& ElmModel::fit(const ConstMatrixRef& x, const ConstLabelRef& labels,
   scaler_ = Scaler(config_.scaling);
   scaler_.fit(x);
   scaler_fixed_ = false;
-  ensure_layer(x);
+  if (layer != nullptr) {
+    hidden_ = *layer;
+    config_.hidden = hidden_.config();
+  } else {
+    ensure_layer(x);
+  }
   reset_for_task(Task::kClassification, x.cols(), classes_.size());
   accumulate_targets(x, t, w);
   solve_internal();

@@ -83,6 +83,13 @@ class ElmModel {
   ElmModel& fit_multilabel(const ConstMatrixRef& x, const ConstMatrixRef& y,
                            const ConstVectorRef& sample_weight = VectorXf());
 
+  /// As `fit`, but with a given hidden layer instead of a randomly drawn one
+  /// (e.g. weights on a quantization grid, for a quantization-aware solve).
+  /// The scaler is fitted on x as in `fit`; the layer's config replaces
+  /// config().hidden. @throws InvalidArgument if the layer's input width is not x's.
+  ElmModel& fit_with_layer(HiddenLayer layer, const ConstMatrixRef& x, const ConstLabelRef& labels,
+                           const ConstVectorRef& sample_weight = VectorXf());
+
   /// Incremental multiclass training: accumulates this chunk and re-solves.
   /// The first call fixes `classes` (all labels that will ever appear; later
   /// calls may pass an empty vector) and, unless `fit_scaler` was called, fits
@@ -108,6 +115,11 @@ class ElmModel {
   /// Re-solves with a given lambda (keeps the statistics), e.g. to trade
   /// accuracy for a smaller, more quantizable beta.
   ElmModel& resolve_with_lambda(double lambda);
+
+  /// Threads for later training and batch prediction (0 = all cores); a
+  /// runtime setting, not part of the model file's meaning.
+  /// @throws InvalidArgument if negative.
+  void set_threads(int threads);
 
   /// Called during fit with rows processed; may be empty.
   void set_progress(ProgressFn fn) { progress_ = std::move(fn); }
@@ -188,6 +200,8 @@ class ElmModel {
   void check_predict_input(const ConstMatrixRef& x, const char* where) const;
   void require_task(Task t, const char* where) const;
   void solve_internal();
+  ElmModel& fit_classification(const HiddenLayer* layer, const ConstMatrixRef& x,
+                               const ConstLabelRef& labels, const ConstVectorRef& sample_weight);
 
   ElmConfig config_;
   Task task_ = Task::kClassification;

@@ -538,10 +538,10 @@ void OnlineElm::init_common(const OnlineConfig& online, Task task, Index n_outpu
     stats_t_ = RowMatrixXf::Zero(kStatsRows, n_outputs);
     stats_coef_ = VectorXd::Zero(kStatsRows);
     stats_decay_ = VectorXd::Zero(kStatsRows);
-    scratch_.hs = RowMatrixXf::Zero(kStatsRows, Lp_);
-    scratch_.ab = RowMatrixXf::Zero(kTile, kStatsRows);
-    scratch_.tmp = RowMatrixXf::Zero(kTile, kColChunk);
-    scratch_.hty = RowMatrixXf::Zero(kColChunk, n_outputs);
+    scratch_.hs = RowMatrixXd::Zero(kStatsRows, Lp_);
+    scratch_.hd = RowMatrixXd::Zero(kStatsRows, Lp_);
+    scratch_.td = RowMatrixXd::Zero(kStatsRows, n_outputs);
+    scratch_.coef = VectorXd::Zero(kStatsRows);
   }
 }
 
@@ -689,7 +689,7 @@ void OnlineElm::add_class(std::int64_t label, Index position) {
   if (online_.keep_statistics) {
     insert_col(hty_);
     stats_t_ = RowMatrixXf::Zero(kStatsRows, C + 1);
-    scratch_.hty = RowMatrixXf::Zero(kColChunk, C + 1);
+    scratch_.td = RowMatrixXd::Zero(kStatsRows, C + 1);
   }
   LabelVector cls(C + 1);
   cls.head(position) = classes_.head(position);
@@ -727,14 +727,19 @@ void OnlineElm::stats_fold() {
   if (m == 0) return;
   // Row i is multiplied by the decay of every row after it; G by all of them.
   double decay = 1.0;
-  VectorXd a(m);
   for (Index i = m - 1; i >= 0; --i) {
-    a[i] = stats_coef_[i] * decay;
+    scratch_.coef[i] = stats_coef_[i] * decay;
     decay *= stats_decay_[i];
   }
+  // Double products: the statistics are the exact anchor of the re-solve, so
+  // they must be more accurate than the float32 recursion they correct.
   const Index C = n_outputs();
-  for (Index i = 0; i < m; ++i) scratch_.hs.row(i) = stats_h_.row(i) * static_cast<float>(a[i]);
-  // G = decay * G + sum_i a_i h_i h_i^T (float products over <= 64 rows, double sums).
+  for (Index i = 0; i < m; ++i) {
+    scratch_.hd.row(i) = stats_h_.row(i).cast<double>();
+    scratch_.hs.row(i) = scratch_.hd.row(i) * scratch_.coef[i];
+    scratch_.td.row(i) = stats_t_.row(i).cast<double>();
+  }
+  // G = decay * G + sum_i a_i h_i h_i^T, one rank-m GEMM per block-row.
   for (Index b = 0; b < Lp_ / kTile; ++b) {
     const Index c0 = kTile * b, n = Lp_ - c0;
     BlockMap<double> blk(gram_packed_.data() + block_offset(b, Lp_), kTile, n);
@@ -742,9 +747,8 @@ void OnlineElm::stats_fold() {
       const Index w = std::min(kColChunk, n - j0);
       auto dst = blk.middleCols(j0, w);
       if (decay != 1.0) dst *= decay;
-      scratch_.tmp.leftCols(w).noalias() =
-          scratch_.hs.block(0, c0, m, kTile).transpose() * stats_h_.block(0, c0 + j0, m, w);
-      dst += scratch_.tmp.leftCols(w).cast<double>();
+      dst.noalias() += scratch_.hs.block(0, c0, m, kTile).transpose() *
+                       scratch_.hd.block(0, c0 + j0, m, w);
     }
     symmetrize_diagonal(blk.data(), n);
   }
@@ -752,9 +756,8 @@ void OnlineElm::stats_fold() {
     if (decay != 1.0) hty_ *= decay;
     for (Index r0 = 0; r0 < L_; r0 += kColChunk) {
       const Index w = std::min(kColChunk, L_ - r0);
-      scratch_.hty.topRows(w).noalias() =
-          scratch_.hs.block(0, r0, m, w).transpose() * stats_t_.topRows(m);
-      hty_.middleRows(r0, w) += scratch_.hty.topRows(w).cast<double>();
+      hty_.middleRows(r0, w).noalias() +=
+          scratch_.hs.block(0, r0, m, w).transpose() * scratch_.td.topRows(m);
     }
   }
   stats_rows_ = 0;

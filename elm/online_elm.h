@@ -90,9 +90,9 @@ struct OnlineConfig {
   double forgetting = 1.0;
   /// Precision of P (see StatePrecision).
   StatePrecision precision = StatePrecision::kFloat32;
-  /// Keep G and B in double precision and re-solve exactly every
-  /// `resolve_period` samples. Costs about L^2/2 multiply-adds per sample
-  /// (batched) plus 8 L^2 bytes; without it there is no drift correction, no
+  /// Keep G and B in double precision (double products, rank-64 adds) and
+  /// re-solve exactly every `resolve_period` samples. Costs about L^2/2
+  /// double multiply-adds per sample (batched) plus 8 L^2 bytes; without it there is no drift correction, no
   /// regularization refresh under forgetting and no exact fallback for
   /// unlearning.
   bool keep_statistics = true;
@@ -362,8 +362,8 @@ class OnlineElm {
 
   // Scratch of the row paths, sized once so that they do not allocate.
   struct Scratch {
-    VectorXd q;
-    RowMatrixXf hs, ab, tmp, hty;
+    VectorXd q, coef;
+    RowMatrixXd hs, hd, td;
   };
   PredictWorkspace ws_;
   VectorXd hd_, err_;

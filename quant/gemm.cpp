@@ -12,6 +12,12 @@
 
 namespace elmq {
 
+float* detail::scratch_floats(std::int64_t n) {
+  thread_local AlignedVector<float> buffer;
+  if (buffer.size() < static_cast<std::size_t>(n)) buffer.resize(static_cast<std::size_t>(n));
+  return buffer.data();
+}
+
 void ActivationQuant::validate() const {
   ELMQ_CHECK_ARG(mode == Mode::kDynamic || mode == Mode::kStatic || mode == Mode::kStaticAsymmetric,
                  "ActivationQuant: mode must be kDynamic (0), kStatic (1) or kStaticAsymmetric "

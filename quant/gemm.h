@@ -11,7 +11,7 @@
 //    group for grouped formats. With w = d * (c - o) + m (o: zero code, m: min):
 //      per-channel formats: y = float(E) * (s * d) + b, with the exact integer
 //        E = sum_k (c_k - o)(a_k - z) over the padded row;
-//      grouped formats: y = s * (sum_g [d_g D_g + (m_g - o d_g) A_g] + z F) + b,
+//      grouped formats: y = s * (sum_g [d_g (D_g - o A_g) + m_g A_g] + z F) + b,
 //        D_g = sum_{k in g} c_k a_k, A_g = sum_{k in g} a_k (exact integers),
 //        F = sum_g d_g (o G - C_g) - m_g G a per-row constant (C_g = sum of codes);
 //        the float sum's order is unspecified (paths differ by rounding only).

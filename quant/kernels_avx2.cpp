@@ -217,7 +217,6 @@ struct Fmt {
   static constexpr bool kSigned = Signed, kGrouped = Grouped, kAsym = Asym;
   static constexpr int kOffset = Offset, kFlush = Flush;
   static constexpr int kHeader = Grouped ? (Asym ? 4 : 2) : 0;
-  static constexpr bool kCorr = Asym || Offset != 0;
   static constexpr int kR = R, kC = C, kC1 = C1;
 };
 
@@ -306,101 +305,134 @@ void channel_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& o
   }
 }
 
-// ---------------------------------------------------------------- grouped tile
+// ---------------------------------------------------------------- grouped tiles
+// The scales (and mins) of C weight rows are converted to float once into
+// ds / ms (row c at c * blocks), then reused by every tile of activation rows.
+
+template <class F, int C>
+void grouped_prepare(const QWeights& w, i64 n, float* ds, float* ms) {
+  constexpr i64 kBlock = F::kHeader + F::Dec::kBytes;
+  const i64 blocks = w.blocks_per_row;
+  for (int c = 0; c < C; ++c) {
+    const std::uint8_t* row = w.data + (n + c) * w.row_stride;
+    for (i64 g = 0; g < blocks; ++g) {
+      ds[c * blocks + g] = half_at(row + g * kBlock);
+      if constexpr (F::kAsym) ms[c * blocks + g] = half_at(row + g * kBlock + 2);
+    }
+  }
+}
+
+// sum_g x[g] * y[g], 8 groups at a time (the order depends only on n).
+inline float dot_f32(const float* x, const float* y, i64 n) {
+  __m256 acc = _mm256_setzero_ps();
+  i64 g = 0;
+  for (; g + 8 <= n; g += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + g), _mm256_loadu_ps(y + g), acc);
+  if (g < n) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - g)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    acc = _mm256_fmadd_ps(_mm256_maskload_ps(x + g, mask), _mm256_maskload_ps(y + g, mask), acc);
+  }
+  return hsum_ps(acc);
+}
+
 template <class F, int R, int C>
-void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
+void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* ds,
+                  const float* ms, const QOut& out) {
   using D = typename F::Dec;
   constexpr i64 kBlock = F::kHeader + D::kBytes;
   const i64 blocks = w.blocks_per_row;
   const std::uint8_t* wr[C];
   const std::int8_t* ar[R];
-  const float* gs[R];
-  for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
-  for (int r = 0; r < R; ++r) {
-    ar[r] = a.q + (m + r) * a.q_stride;
-    gs[r] = a.gsum + (m + r) * a.gsum_stride;
-  }
+  for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride + F::kHeader;
+  for (int r = 0; r < R; ++r) ar[r] = a.q + (m + r) * a.q_stride;
   const __m256i ones = _mm256_set1_epi16(1);
+  // Symmetric codes with an offset o: sum (c - o) a = maddubs(c, a) - maddubs(o, a),
+  // exact in int16 (|.| <= 2 * 15 * 128 + 2 * 8 * 128 per pair, <= 4 pairs summed).
+  constexpr bool kSymOffset = !F::kAsym && F::kOffset != 0;
+  const __m256i off8 = _mm256_set1_epi8(static_cast<char>(F::kOffset));
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
   for (i64 g = 0; g < blocks; ++g) {
-    __m256 dv[C], ev[C];
-    for (int c = 0; c < C; ++c) {
-      const std::uint8_t* blk = wr[c] + g * kBlock;
-      const float d = half_at(blk);
-      dv[c] = _mm256_set1_ps(d);
-      if constexpr (F::kCorr) {
-        const float mn = F::kAsym ? half_at(blk + 2) : 0.0f;
-        ev[c] = _mm256_set1_ps(mn - static_cast<float>(F::kOffset) * d);
-      }
-    }
     __m256i dot[R][C];
     if constexpr (D::kNV == 1) {
-      __m256i av[R], aa[R];
+      __m256i av[R], aa[R], oa[R];
       for (int r = 0; r < R; ++r) {
         av[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk));
         if constexpr (F::kSigned) aa[r] = _mm256_abs_epi8(av[r]);
+        if constexpr (kSymOffset) oa[r] = _mm256_maddubs_epi16(off8, av[r]);
       }
       for (int c = 0; c < C; ++c) {
-        const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, 0);
+        const __m256i wv = D::decode(wr[c] + g * kBlock, 0);
         for (int r = 0; r < R; ++r) {
           __m256i p;
           if constexpr (F::kSigned) {
             p = _mm256_maddubs_epi16(aa[r], _mm256_sign_epi8(wv, av[r]));
           } else {
             p = _mm256_maddubs_epi16(wv, av[r]);
+            if constexpr (kSymOffset) p = _mm256_sub_epi16(p, oa[r]);
           }
           dot[r][c] = _mm256_madd_epi16(p, ones);
         }
       }
     } else {
-      __m256i s16[R][C];
-      for (int r = 0; r < R; ++r)
+      __m256i s16[R][C], so[R];
+      for (int r = 0; r < R; ++r) {
+        so[r] = _mm256_setzero_si256();
         for (int c = 0; c < C; ++c) s16[r][c] = _mm256_setzero_si256();
+      }
       for (int v = 0; v < D::kNV; ++v) {
         __m256i av[R];
         for (int r = 0; r < R; ++r) {
           av[r] = _mm256_loadu_si256(
               reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk + 32 * v));
+          if constexpr (kSymOffset) {
+            so[r] = _mm256_add_epi16(so[r], _mm256_maddubs_epi16(off8, av[r]));
+          }
         }
         for (int c = 0; c < C; ++c) {
-          const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, v);
+          const __m256i wv = D::decode(wr[c] + g * kBlock, v);
           for (int r = 0; r < R; ++r) {
             s16[r][c] = _mm256_add_epi16(s16[r][c], _mm256_maddubs_epi16(wv, av[r]));
           }
         }
       }
-      for (int r = 0; r < R; ++r)
-        for (int c = 0; c < C; ++c) dot[r][c] = _mm256_madd_epi16(s16[r][c], ones);
-    }
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c)
-        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[r][c]), dv[c], acc[r][c]);
-    if constexpr (F::kCorr) {
       for (int r = 0; r < R; ++r) {
-        const __m256 av = _mm256_zextps128_ps256(_mm_load_ss(gs[r] + g));
-        for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(av, ev[c], acc[r][c]);
+        for (int c = 0; c < C; ++c) {
+          __m256i t = s16[r][c];
+          if constexpr (kSymOffset) t = _mm256_sub_epi16(t, so[r]);
+          dot[r][c] = _mm256_madd_epi16(t, ones);
+        }
+      }
+    }
+    for (int c = 0; c < C; ++c) {
+      const __m256 dv = _mm256_broadcast_ss(ds + c * blocks + g);
+      for (int r = 0; r < R; ++r) {
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[r][c]), dv, acc[r][c]);
       }
     }
   }
   const float za = static_cast<float>(a.zero);
   for (int r = 0; r < R; ++r) {
     for (int c = 0; c < C; ++c) {
+      float v = hsum_ps(acc[r][c]);
+      if constexpr (F::kAsym) v += dot_f32(ms + c * blocks, a.gsum + (m + r) * a.gsum_stride, blocks);
       const float bias = out.bias ? out.bias[n + c] : 0.0f;
-      out.y[(m + r) * out.y_stride + n + c] =
-          a.scale[m + r] * (hsum_ps(acc[r][c]) + za * w.row_corr[n + c]) + bias;
+      out.y[(m + r) * out.y_stride + n + c] = a.scale[m + r] * (v + za * w.row_corr[n + c]) + bias;
     }
   }
 }
 
-template <class F, int R, int C>
-void int_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
-  if constexpr (F::kGrouped) {
-    grouped_tile<F, R, C>(a, w, m, n, out);
-  } else {
-    channel_tile<F, R, C>(a, w, m, n, out);
-  }
+template <class F, int C>
+void grouped_columns(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n, const QOut& out) {
+  const i64 blocks = w.blocks_per_row;
+  float* ds = scratch_floats(2 * C * blocks);
+  float* ms = ds + C * blocks;
+  grouped_prepare<F, C>(w, n, ds, ms);
+  constexpr int R = F::kR;
+  i64 m = m0;
+  for (; m + R <= m1; m += R) grouped_tile<F, R, C>(a, w, m, n, ds, ms, out);
+  for (; m < m1; ++m) grouped_tile<F, 1, C>(a, w, m, n, ds, ms, out);
 }
 
 // Each output is computed by the same sequence of operations whichever tile
@@ -408,17 +440,24 @@ void int_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) 
 template <class F>
 void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
                   const QOut& out) {
-  constexpr int R = F::kR, C = F::kC, C1 = F::kC1;
-  i64 m = m0;
-  for (; m + R <= m1; m += R) {
+  if constexpr (F::kGrouped) {
+    constexpr int C = F::kC;
     i64 n = n0;
-    for (; n + C <= n1; n += C) int_tile<F, R, C>(a, w, m, n, out);
-    for (; n < n1; ++n) int_tile<F, R, 1>(a, w, m, n, out);
-  }
-  for (; m < m1; ++m) {
-    i64 n = n0;
-    for (; n + C1 <= n1; n += C1) int_tile<F, 1, C1>(a, w, m, n, out);
-    for (; n < n1; ++n) int_tile<F, 1, 1>(a, w, m, n, out);
+    for (; n + C <= n1; n += C) grouped_columns<F, C>(a, w, m0, m1, n, out);
+    for (; n < n1; ++n) grouped_columns<F, 1>(a, w, m0, m1, n, out);
+  } else {
+    constexpr int R = F::kR, C = F::kC, C1 = F::kC1;
+    i64 m = m0;
+    for (; m + R <= m1; m += R) {
+      i64 n = n0;
+      for (; n + C <= n1; n += C) channel_tile<F, R, C>(a, w, m, n, out);
+      for (; n < n1; ++n) channel_tile<F, R, 1>(a, w, m, n, out);
+    }
+    for (; m < m1; ++m) {
+      i64 n = n0;
+      for (; n + C1 <= n1; n += C1) channel_tile<F, 1, C1>(a, w, m, n, out);
+      for (; n < n1; ++n) channel_tile<F, 1, 1>(a, w, m, n, out);
+    }
   }
 }
 

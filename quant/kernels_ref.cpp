@@ -91,11 +91,12 @@ void int_gemm_ref(const QActs& a, const QWeights& w, std::int64_t m0, std::int64
           const std::uint8_t* blk = row + g * l.block_bytes;
           const float d = load_half(blk);
           const float mn = t.symmetric ? 0.0f : load_half(blk + 2);
-          const float e = mn - static_cast<float>(o) * d;
           std::int32_t dot = 0;
           for (std::int64_t k = g * l.chunk; k < (g + 1) * l.chunk; ++k) dot += codes[k] * q[k];
+          // sum (c - o) a exactly, then the min term.
+          dot -= static_cast<std::int32_t>(o) * static_cast<std::int32_t>(gs[g]);
           acc += d * static_cast<float>(dot);
-          acc += e * gs[g];
+          acc += mn * gs[g];
         }
         y = a.scale[m] * (acc + static_cast<float>(za) * w.row_corr[n]) + bias;
       }

@@ -102,6 +102,10 @@ struct KernelTable {
                     std::int64_t m1, std::int64_t n0, std::int64_t n1, const QOut& out);
 };
 
+/// A buffer of at least n floats owned by the calling thread, valid until its
+/// next call on that thread (kernel working memory; defined in quant/gemm.cpp).
+float* scratch_floats(std::int64_t n);
+
 extern const KernelTable kKernelsRef;
 /// Defined only when the library is built for x86-64; call only if the CPU has AVX2+FMA+F16C.
 extern const KernelTable kKernelsAvx2;

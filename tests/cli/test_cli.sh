@@ -6,6 +6,8 @@
 # model, and checks that bad input gives exit status 1 or 2 with one line on stderr.
 set -u
 ELMQ=${1:?usage: test_cli.sh /path/to/elmq}
+[[ -x $ELMQ ]] || { echo "test_cli.sh: '$ELMQ' is not an executable"; exit 1; }
+ELMQ=$(cd "$(dirname "$ELMQ")" && pwd)/$(basename "$ELMQ")  # the test runs in a temp dir
 command -v python3 >/dev/null || { echo "test_cli.sh: python3 is needed to parse JSON"; exit 1; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/elmq_cli_test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -18,7 +20,7 @@ bad() { FAIL=$((FAIL + 1)); echo "FAIL $1"; }
 
 # check NAME PYTHON_EXPR FILE: evaluates EXPR with `j` = the JSON object in FILE.
 check() {
-  if python3 - "$3" "$2" <<'PY'
+  if python3 - "$3" "$2" 2>/dev/null <<'PY'
 import json, sys
 with open(sys.argv[1]) as f:
     text = f.read()
@@ -87,7 +89,7 @@ run_ok "train csv" "$ELMQ" train --train-csv train.csv --test-csv test.csv --lab
   --hidden 60:tanh,20:rbf --seed 3 --json -o model.elmq --save-training-state --threads 1
 cp out.txt train.json
 check "train json fields" \
-  'j["command"] == "train" and j["data"]["n_train"] == 300 and j["data"]["n_test"] == 90 and j["data"]["n_features"] == 3 and j["model"]["classes"] == [0, 1, 2] and j["model"]["n_hidden"] == 80 and j["lambda_auto"] is True and j["lambda"] > 0 and len(j["lambda_search"]["lambdas"]) == len(j["lambda_search"]["validation_mse"]) and j["output_bytes"] > 0 and j["training_state"] is True and j["train_seconds"] >= 0' \
+  'j["command"] == "train" and j["data"]["n_train"] == 300 and j["data"]["n_test"] == 90 and j["data"]["n_features"] == 3 and j["model"]["classes"] == [0, 1, 2] and j["model"]["n_hidden"] == 80 and j["lambda_auto"] is True and j["lambda"] > 0 and len(j["lambda_search"]["lambdas"]) == len(j["lambda_search"]["validation_mse"]) and j["output_bytes"] > 0 and j["training_state"] is True and j["train_seconds"] >= 0 and j["threads_used"] == 1' \
   train.json
 check "train accuracy" 'j["train_accuracy"] >= 0.85 and j["test_accuracy"] >= 0.85' train.json
 [[ -s model.elmq ]] && ok "model file written" || bad "model file written"
@@ -184,6 +186,8 @@ expect_error "bad choice" 2 "--scaling: 'zscore' is not one of" \
   "$ELMQ" train --train-csv train.csv --scaling zscore
 expect_error "missing value" 2 "--seed needs a value" "$ELMQ" train --train-csv train.csv --seed
 expect_error "no data" 2 "give either --dataset NAME or --train-csv FILE" "$ELMQ" train
+expect_error "test csv with dataset" 2 "--test-csv goes with --train-csv" \
+  "$ELMQ" train --dataset iris --test-csv test.csv
 expect_error "unknown dataset" 2 "unknown dataset 'mnist'" "$ELMQ" train --dataset mnist
 expect_error "flag with value" 2 "--json takes no value" "$ELMQ" info model.elmq --json=yes
 expect_error "missing model arg" 2 "missing argument MODEL" "$ELMQ" info

@@ -264,6 +264,21 @@ TEST(ElmModel, SingleRowPathMatchesBatch) {
   }
 }
 
+TEST(ElmModel, FitWithLayerReusesTheGivenLayer) {
+  const Blobs b = make_blobs(300, 16);
+  ElmModel a(small_config());
+  a.fit(b.x, b.y);
+  ElmModel c(small_config(7));  // a different config: the layer's wins
+  c.fit_with_layer(a.hidden(), b.x, b.y);
+  EXPECT_EQ(c.beta(), a.beta());
+  EXPECT_EQ(c.n_hidden(), a.n_hidden());
+  EXPECT_THROW(c.fit_with_layer(a.hidden(), b.x.leftCols(5), b.y), InvalidArgument);
+  c.set_threads(1);
+  EXPECT_EQ(c.config().threads, 1);
+  EXPECT_EQ(c.decision_function(b.x), a.decision_function(b.x));
+  EXPECT_THROW(c.set_threads(-1), InvalidArgument);
+}
+
 TEST(ElmModel, LambdaTradeOff) {
   // A larger lambda gives a smaller beta (the knob later used for quantizability).
   const Blobs b = make_blobs(300, 13);

@@ -1,0 +1,262 @@
+// Benchmarks of the online ELM's real-time paths, each reported as a ratio
+// to a floor measured in the same run.
+//
+// Predicting one sample must read the hidden weights W (L x 784 floats) and
+// beta; a single-sample update must also read the stored inverse-Gram
+// triangle P once (the queued corrections write it back once per 64
+// samples). Those bytes divided by the read bandwidth measured here, on a
+// buffer of the same size (so in the same cache level), give the floor:
+//   x_floor = measured time / (bytes / bandwidth).
+// A block update of 64 rows is compute-bound instead (three products with
+// the triangle per block, about 2.5 L^2 float and 0.5 L^2 double
+// multiply-adds per sample plus the hidden layer): its floor uses the float
+// and double GEMM rates measured here (BM_GemmRate).
+//
+//   elmq_bench_online --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "elm/common/rng.h"
+#include "elm/online_elm.h"
+
+namespace elmq {
+namespace {
+
+constexpr Index kInputs = 784;
+constexpr Index kClasses = 10;
+constexpr Index kRows = 2048;  // distinct input rows cycled through
+
+// ---------------------------------------------------------------- baselines
+
+// Best-of read bandwidth (bytes/s) of a buffer of `bytes` bytes, streamed
+// with a vectorised sum after one warm pass.
+double read_bandwidth(std::size_t bytes) {
+  static std::map<std::size_t, double> cache;
+  auto it = cache.find(bytes);
+  if (it != cache.end()) return it->second;
+  const auto n = static_cast<Index>(std::max<std::size_t>(bytes / sizeof(float), 1024));
+  VectorXf buf = VectorXf::LinSpaced(n, 0.0f, 1.0f);
+  float sink = buf.sum();
+  const int passes = static_cast<int>(std::clamp<std::size_t>((256u << 20) / bytes, 5, 2000));
+  double best = 0.0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int p = 0; p < passes; ++p) {
+      sink += buf.sum();
+      benchmark::ClobberMemory();
+    }
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(n) * sizeof(float) * passes / s);
+  }
+  benchmark::DoNotOptimize(sink);
+  cache[bytes] = best;
+  return best;
+}
+
+// Float and double multiply-add rates (per second) of a GEMM shaped like the
+// block update's products (8 x 64 times 64 x 512).
+template <typename T>
+double gemm_rate() {
+  static double cached = 0.0;
+  if (cached > 0.0) return cached;
+  using M = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  M a = M::Random(8, 64), b = M::Random(64, 512), c = M::Zero(8, 512);
+  double best = 0.0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 2000; ++i) {
+      c.noalias() += a * b;
+      benchmark::ClobberMemory();
+    }
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, 8.0 * 64 * 512 * 2000 / s);
+  }
+  benchmark::DoNotOptimize(c.data());
+  cached = best;
+  return best;
+}
+
+void BM_ReadBandwidth(benchmark::State& state) {
+  const auto bytes = static_cast<std::size_t>(state.range(0));
+  double bw = 0.0;
+  for (auto _ : state) bw = read_bandwidth(bytes);
+  state.counters["GB/s"] = bw / 1e9;
+  state.counters["MiB"] = static_cast<double>(bytes) / (1 << 20);
+}
+// 64 MiB: beyond the 32 MiB L3; the others: the working sets below.
+BENCHMARK(BM_ReadBandwidth)
+    ->Arg(64 << 20)
+    ->Arg(1 << 20)
+    ->Arg(4 << 20)
+    ->Arg(8 << 20)
+    ->Arg(16 << 20)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+
+void BM_GemmRate(benchmark::State& state) {
+  double f = 0.0, d = 0.0;
+  for (auto _ : state) {
+    f = gemm_rate<float>();
+    d = gemm_rate<double>();
+  }
+  state.counters["f32_GFMA/s"] = f / 1e9;
+  state.counters["f64_GFMA/s"] = d / 1e9;
+}
+BENCHMARK(BM_GemmRate)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// ---------------------------------------------------------------- fixtures
+
+struct Fixture {
+  RowMatrixXf x;
+  LabelVector y;
+  std::unique_ptr<OnlineElm> model;
+};
+
+Fixture make_fixture(Index hidden, StatePrecision precision, bool stats) {
+  Fixture f;
+  f.x.resize(kRows, kInputs);
+  f.y.resize(kRows);
+  Rng rng(2024);
+  for (Index i = 0; i < kRows; ++i) {
+    f.y[i] = static_cast<std::int64_t>(rng.below(kClasses));
+    for (Index j = 0; j < kInputs; ++j) f.x(i, j) = static_cast<float>(rng.uniform(0.0, 255.0));
+  }
+  ElmConfig cfg;
+  cfg.hidden.groups = {NeuronGroup{}};
+  cfg.hidden.groups[0].count = hidden;
+  cfg.ridge.lambda = 1.0;
+  cfg.threads = 1;
+  OnlineConfig oc;
+  oc.precision = precision;
+  oc.keep_statistics = stats;
+  oc.resolve_period = std::int64_t{1} << 40;  // steady state; BM_Resolve times a re-solve
+  LabelVector classes(kClasses);
+  for (Index c = 0; c < kClasses; ++c) classes[c] = c;
+  f.model = std::make_unique<OnlineElm>(OnlineElm::create(cfg, oc, f.x, classes));
+  f.model->learn(f.x.topRows(256), f.y.head(256));
+  return f;
+}
+
+double weight_bytes(const OnlineElm& m) {
+  return 4.0 * static_cast<double>(m.n_hidden() * (m.n_features() + 1 + m.n_outputs()));
+}
+
+void set_floor(benchmark::State& state, double bytes_per_item, double seconds_per_item_floor) {
+  state.counters["KiB/item"] = bytes_per_item / 1024.0;
+  state.counters["floor_us"] = seconds_per_item_floor * 1e6;
+  state.counters["x_floor"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * seconds_per_item_floor,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// ---------------------------------------------------------------- predict
+
+void BM_PredictRow(benchmark::State& state) {
+  Fixture f = make_fixture(state.range(0), StatePrecision::kFloat32, false);
+  const auto snap = f.model->snapshot();
+  PredictWorkspace ws;
+  std::vector<float> scores(kClasses);
+  Index i = 0;
+  std::int64_t sink = 0;
+  const double bytes = weight_bytes(*f.model);
+  const double bw = read_bandwidth(static_cast<std::size_t>(bytes));
+  for (auto _ : state) {
+    sink += snap->predict_row(f.x.row(i).data(), ws, scores.data());
+    i = (i + 1) % kRows;
+  }
+  benchmark::DoNotOptimize(sink);
+  state.SetItemsProcessed(state.iterations());
+  set_floor(state, bytes, bytes / bw);
+}
+BENCHMARK(BM_PredictRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
+
+// ---------------------------------------------------------------- updates
+
+// Single-sample update from a raw row (hidden layer + RLS step).
+void learn_row_bench(benchmark::State& state, StatePrecision precision, bool stats) {
+  Fixture f = make_fixture(state.range(0), precision, stats);
+  OnlineElm& m = *f.model;
+  Index i = 0;
+  for (auto _ : state) {
+    m.learn_row(f.x.row(i).data(), f.y[i]);
+    i = (i + 1) % kRows;
+  }
+  state.SetItemsProcessed(state.iterations());
+  // Must touch: W and beta (hidden layer, error) and the stored triangle of P.
+  const double bytes = weight_bytes(m) + static_cast<double>(m.state_bytes());
+  set_floor(state, bytes, bytes / read_bandwidth(static_cast<std::size_t>(bytes)));
+  state.counters["state_MiB"] = static_cast<double>(m.state_bytes()) / (1 << 20);
+}
+void BM_LearnRow(benchmark::State& state) {
+  learn_row_bench(state, StatePrecision::kFloat32, true);
+}
+void BM_LearnRowNoStats(benchmark::State& state) {
+  learn_row_bench(state, StatePrecision::kFloat32, false);
+}
+void BM_LearnRowF64(benchmark::State& state) {
+  learn_row_bench(state, StatePrecision::kFloat64, true);
+}
+BENCHMARK(BM_LearnRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LearnRowNoStats)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LearnRowF64)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
+
+// Prequential step (predict, then learn with the same hidden activations).
+void BM_PredictThenLearnRow(benchmark::State& state) {
+  Fixture f = make_fixture(state.range(0), StatePrecision::kFloat32, true);
+  OnlineElm& m = *f.model;
+  std::vector<float> scores(kClasses);
+  Index i = 0;
+  std::int64_t sink = 0;
+  for (auto _ : state) {
+    sink += m.predict_then_learn_row(f.x.row(i).data(), f.y[i], scores.data());
+    i = (i + 1) % kRows;
+  }
+  benchmark::DoNotOptimize(sink);
+  state.SetItemsProcessed(state.iterations());
+  const double bytes = weight_bytes(m) + static_cast<double>(m.state_bytes());
+  set_floor(state, bytes, bytes / read_bandwidth(static_cast<std::size_t>(bytes)));
+}
+BENCHMARK(BM_PredictThenLearnRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
+
+// Woodbury block update of 64 rows (items = rows).
+void BM_LearnBlock64(benchmark::State& state) {
+  const Index L = state.range(0);
+  Fixture f = make_fixture(L, StatePrecision::kFloat32, true);
+  OnlineElm& m = *f.model;
+  Index i = 0;
+  for (auto _ : state) {
+    m.learn(f.x.middleRows(i, 64), f.y.segment(i, 64));
+    i = (i + 64) % kRows;
+  }
+  state.SetItemsProcessed(state.iterations() * 64);
+  // Per row: hidden layer 784 L, H Q 1.0 L^2, queue flush 0.5 L^2 (float),
+  // statistics 0.5 L^2 (double) multiply-adds.
+  const double fl = static_cast<double>(L);
+  const double floor_s =
+      (kInputs * fl + 1.5 * fl * fl) / gemm_rate<float>() + 0.5 * fl * fl / gemm_rate<double>();
+  const double bytes = (weight_bytes(m) + 3.0 * static_cast<double>(m.state_bytes())) / 64.0;
+  const double mem_s = bytes / read_bandwidth(static_cast<std::size_t>(64.0 * bytes / 3.0));
+  state.counters["mem_floor_us"] = mem_s * 1e6;
+  set_floor(state, bytes, std::max(floor_s, mem_s));
+}
+BENCHMARK(BM_LearnBlock64)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
+
+// One exact re-solve (double Cholesky and inverse of L x L).
+void BM_Resolve(benchmark::State& state) {
+  Fixture f = make_fixture(state.range(0), StatePrecision::kFloat32, true);
+  for (auto _ : state) f.model->resolve();
+}
+BENCHMARK(BM_Resolve)->Arg(256)->Arg(1000)->Arg(2000)->Iterations(2)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace elmq
+
+BENCHMARK_MAIN();

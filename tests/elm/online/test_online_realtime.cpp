@@ -1,0 +1,137 @@
+// The real-time paths: no heap allocation after warm-up (counted by a
+// replacement global operator new in this test binary) and a predictor
+// thread reading snapshots that a learner thread publishes.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "elm/online_elm.h"
+#include "online_test_util.h"
+
+namespace {
+// Allocations made by the current thread while counting is on.
+thread_local bool t_counting = false;
+thread_local long t_allocations = 0;
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (t_counting) ++t_allocations;
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace elmq {
+namespace {
+
+using online_test::make_blobs;
+
+class AllocationCounter {
+ public:
+  AllocationCounter() {
+    t_allocations = 0;
+    t_counting = true;
+  }
+  ~AllocationCounter() { t_counting = false; }
+  long count() const { return t_allocations; }
+};
+
+TEST(OnlineRealtime, PredictAllocatesNothingAfterWarmUp) {
+  const auto b = make_blobs(400, 20, 5, 101);
+  OnlineElm m = OnlineElm::create(online_test::small_config(96, 1.0), OnlineConfig{}, b.x,
+                                  LabelVector());
+  m.learn(b.x.topRows(200), b.y.head(200));
+  const auto snap = m.snapshot();
+  ModelSlot slot(snap);
+  PredictWorkspace ws;
+  std::vector<float> scores(5);
+  m.predict_row(b.x.row(0).data(), ws, scores.data());  // warm-up: sizes ws
+  long sink = 0;
+  {
+    AllocationCounter counter;
+    for (Index i = 0; i < b.x.rows(); ++i) {
+      sink += m.predict_row(b.x.row(i).data(), ws, scores.data());
+      m.decision_row(b.x.row(i).data(), scores.data(), ws);
+      sink += snap->predict_row(b.x.row(i).data(), ws, scores.data());
+      sink += slot.load()->predict_row(b.x.row(i).data(), ws, scores.data());
+    }
+    EXPECT_EQ(counter.count(), 0);
+  }
+  EXPECT_NE(sink, 0);
+}
+
+TEST(OnlineRealtime, LearnRowAllocatesNothingAfterWarmUp) {
+  const auto b = make_blobs(1200, 20, 5, 102);
+  for (StatePrecision p : {StatePrecision::kFloat32, StatePrecision::kFloat64}) {
+    OnlineConfig oc;
+    oc.precision = p;
+    oc.resolve_period = 1'000'000;
+    OnlineElm m = OnlineElm::create(online_test::small_config(96, 1.0), oc, b.x, LabelVector());
+    // Warm-up: every class seen (growth allocates), one queue flush, one fold.
+    for (Index i = 0; i < 200; ++i) m.learn_row(b.x.row(i).data(), b.y[i]);
+    std::vector<float> scores(5);
+    AllocationCounter counter;
+    // Spans 15 queue flushes and statistics folds.
+    for (Index i = 200; i < b.x.rows(); ++i) {
+      if (i % 2 == 0) {
+        m.learn_row(b.x.row(i).data(), b.y[i]);
+      } else {
+        m.predict_then_learn_row(b.x.row(i).data(), b.y[i], scores.data());
+      }
+    }
+    EXPECT_EQ(counter.count(), 0) << state_precision_name(p);
+  }
+}
+
+TEST(OnlineRealtime, PredictorThreadReadsWhileLearnerPublishes) {
+  const auto b = make_blobs(3000, 16, 4, 103);
+  OnlineElm learner = OnlineElm::create(online_test::small_config(64, 1.0), OnlineConfig{},
+                                        b.x.topRows(300), LabelVector());
+  learner.learn(b.x.topRows(100), b.y.head(100));
+  ModelSlot slot(learner.snapshot());
+  std::atomic<bool> done{false};
+  std::atomic<long> predictions{0};
+  std::atomic<bool> reader_ok{true};
+
+  std::thread reader([&] {
+    PredictWorkspace ws;
+    std::vector<float> scores(4);
+    std::int64_t last_seen = 0;
+    Index i = 0;
+    while (!done.load(std::memory_order_acquire)) {
+      const std::shared_ptr<const OnlineSnapshot> s = slot.load();
+      if (s->samples_learned() < last_seen) reader_ok = false;  // snapshots only move forward
+      last_seen = s->samples_learned();
+      const std::int64_t label = s->predict_row(b.x.row(i).data(), ws, scores.data());
+      if (label < 0 || label > 3 || !std::isfinite(scores[0])) reader_ok = false;
+      i = (i + 1) % b.x.rows();
+      predictions.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+
+  // The learner updates its own model and publishes a snapshot every 50 rows.
+  for (Index i = 100; i < b.x.rows(); ++i) {
+    learner.learn_row(b.x.row(i).data(), b.y[i]);
+    if (i % 50 == 0) slot.store(learner.snapshot());
+  }
+  slot.store(learner.snapshot());
+  // Let the reader see the final snapshot before stopping it.
+  while (predictions.load() < 100) std::this_thread::yield();
+  done.store(true, std::memory_order_release);
+  reader.join();
+  EXPECT_TRUE(reader_ok.load());
+  EXPECT_GT(predictions.load(), 0);
+  EXPECT_EQ(slot.load()->samples_learned(), learner.samples_learned());
+  EXPECT_TRUE(slot.load()->beta() == learner.beta_f32());
+}
+
+}  // namespace
+}  // namespace elmq
