@@ -35,7 +35,7 @@ ArgParser make_parser() {
   p.option("lambda", "auto|VALUE",
            "ridge penalty: chosen on a held-out part of the training rows, or a value >= 0",
            "auto");
-  p.option("scaling", "KIND", "input scaling: standardize, minmax or none", "standardize");
+  p.option("scaling", "KIND", "input scaling: minmax, standardize or none", scaling_name(ElmConfig{}.scaling));
   p.option("class-weight", "MODE", "none, or balanced (weights n / (classes * count))", "none");
   p.option("seed", "N", "seed of the random hidden layer", "42");
   p.section("execution");
@@ -88,7 +88,7 @@ int run_train(const Args& args) {
     cfg.ridge.lambda = a.get_double("lambda", 0.0, 0.0, 1e30);
   }
   cfg.scaling =
-      parse_scaling(a.get_choice("scaling", "standardize", {"standardize", "minmax", "none"}));
+      parse_scaling(a.get_choice("scaling", scaling_name(ElmConfig{}.scaling), {"standardize", "minmax", "none"}));
   const bool balanced = a.get_choice("class-weight", "none", {"none", "balanced"}) == "balanced";
   if (balanced && regression) throw UsageError("--class-weight balanced needs classification");
   cfg.class_weight = balanced ? ClassWeight::kBalanced : ClassWeight::kNone;

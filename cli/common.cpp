@@ -315,11 +315,9 @@ int threads_option(const ParsedArgs& a) {
 }
 
 ElmModel with_threads(const ElmModel& model, int threads) {
-  ElmConfig cfg = model.config();
-  if (cfg.threads == threads) return model;
-  cfg.threads = threads;
-  return ElmModel::from_parts(cfg, model.task(), model.scaler(), model.hidden(), model.beta(),
-                              model.classes(), model.lambda());
+  ElmModel copy = model;
+  copy.set_threads(threads);
+  return copy;
 }
 
 void write_predictions(const std::string& path, const LabelVector& labels, const RowMatrixXf& proba,

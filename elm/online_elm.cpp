@@ -1,13 +1,12 @@
 #include "elm/online_elm.h"
 
+#include <Eigen/Cholesky>
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cmath>
 #include <limits>
-
-#include <Eigen/Cholesky>
-#include <Eigen/Eigenvalues>
 
 #include "elm/common/errors.h"
 #include "elm/common/parallel.h"
@@ -33,6 +32,7 @@ constexpr Index kStatsRows = 64;                   // hidden rows buffered befor
 // so the single-row paths never reach the heap.
 constexpr Index kColChunk = 128;
 constexpr Index kMaxBlockRows = 64;
+constexpr Index kPanel = 64;  // rows per GEMM in rank updates of the packed triangle
 constexpr std::int64_t kDefaultResolvePeriod = 1'000'000;
 // A downdate pivot 1 - w h^T P h below this (for float32 state; the square
 // for float64) loses too many digits in the recursion: with statistics the
@@ -71,7 +71,8 @@ void pack_dense(const RowMatrixXd& dense, Index lp, Vec<T>& packed) {
     for (Index r = 0; r < kTile; ++r) {
       const Index i = kTile * b + r;
       if (i >= L) break;
-      for (Index j = kTile * b; j < L; ++j) blk[r * n + (j - kTile * b)] = static_cast<T>(dense(i, j));
+      for (Index j = kTile * b; j < L; ++j)
+        blk[r * n + (j - kTile * b)] = static_cast<T>(dense(i, j));
     }
     symmetrize_diagonal(blk, n);
   }
@@ -94,17 +95,21 @@ RowMatrixXd unpack_dense(const T* packed, Index L, Index lp) {
   return dense.topLeftCorner(L, L);
 }
 
-// y += Q x for the packed symmetric Q (Lp x Lp): one pass over the stored
-// triangle; each block-row contributes its rows (dot products) and, above the
-// diagonal block, its transpose (axpys), the two from the same cache lines.
+// y += Q x for the packed symmetric Q (Lp x Lp) in one pass over the stored
+// triangle: every loaded element serves both the row's dot product and,
+// right of the diagonal block, the transposed row's axpy, so the triangle is
+// read once from memory (the single-sample update is bound by that read).
+// Four rows at a time keep the accumulators, the broadcast x and the y chunk
+// in registers. Eigen's packet primitives give the SIMD width (scalar
+// fallback included); the two-product path below is its reference.
 template <typename T>
-void packed_symv(const T* packed, Index lp, const T* x, T* y) {
+void packed_symv_ref(const T* packed, Index lp, const T* x, T* y) {
   using Row8 = Eigen::Matrix<T, kTile, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<Vec<T>> yv(y, lp);
   Eigen::Map<const Vec<T>> xv(x, lp);
   for (Index b = 0; b < lp / kTile; ++b) {
     const Index c0 = kTile * b, n = lp - c0;
-    Eigen::Map<const Row8, Eigen::Aligned16> blk(packed + block_offset(b, lp), kTile, n);
+    Eigen::Map<const Row8> blk(packed + block_offset(b, lp), kTile, n);
     yv.template segment<kTile>(c0).noalias() += blk * xv.segment(c0, n);
     if (n > kTile) {
       yv.segment(c0 + kTile, n - kTile).noalias() +=
@@ -113,31 +118,94 @@ void packed_symv(const T* packed, Index lp, const T* x, T* y) {
   }
 }
 
-// packed = alpha * packed + sum_j coef_j v_j v_j^T over the rows v_j of `rows`
-// (m x Lp), as one rank-m GEMM per block-row. `ab` is 8 x >= m scratch.
-template <typename TP, typename TV>
-void packed_rank_update(TP* packed, Index lp, double alpha, const RowMat<TV>& rows, Index m,
-                        const Vec<double>& coef, RowMat<TV>& ab, RowMat<TV>& tmp) {
-  for (Index b = 0; b < lp / kTile; ++b) {
-    const Index c0 = kTile * b, n = lp - c0;
-    BlockMap<TP> blk(packed + block_offset(b, lp), kTile, n);
-    for (Index j = 0; j < m; ++j)
-      for (Index r = 0; r < kTile; ++r)
-        ab(r, j) = static_cast<TV>(coef[j] * static_cast<double>(rows(j, c0 + r)));
-    for (Index j0 = 0; j0 < n; j0 += kColChunk) {
-      const Index w = std::min(kColChunk, n - j0);
-      auto dst = blk.middleCols(j0, w);
-      if (alpha != 1.0) dst *= static_cast<TP>(alpha);
-      if (m == 0) continue;
-      if constexpr (std::is_same_v<TP, TV>) {
-        dst.noalias() += ab.leftCols(m) * rows.block(0, c0 + j0, m, w);
-      } else {
-        // float products, double accumulation (the statistics of G).
-        tmp.leftCols(w).noalias() = ab.leftCols(m) * rows.block(0, c0 + j0, m, w);
-        dst += tmp.leftCols(w).template cast<TP>();
+template <typename T>
+void packed_symv(const T* packed, Index lp, const T* x, T* y) {
+  using P = typename Eigen::internal::packet_traits<T>::type;
+  constexpr Index W = Eigen::internal::packet_traits<T>::size;
+  if constexpr (W > kTile || kTile % W != 0) {
+    packed_symv_ref(packed, lp, x, y);
+  } else {
+    using Eigen::internal::ploadu;
+    using Eigen::internal::pmadd;
+    using Eigen::internal::pset1;
+    using Eigen::internal::pstoreu;
+    for (Index b = 0; b < lp / kTile; ++b) {
+      const Index c0 = kTile * b, n = lp - c0;
+      const T* blk = packed + block_offset(b, lp);
+      const T* xb = x + c0;
+      T* yb = y + c0;
+      T dots[kTile];
+      for (Index h = 0; h < kTile; h += 4) {
+        const T* r0 = blk + h * n;
+        const T* r1 = r0 + n;
+        const T* r2 = r1 + n;
+        const T* r3 = r2 + n;
+        const P x0 = pset1<P>(xb[h]), x1 = pset1<P>(xb[h + 1]);
+        const P x2 = pset1<P>(xb[h + 2]), x3 = pset1<P>(xb[h + 3]);
+        P a0 = pset1<P>(T(0)), a1 = a0, a2 = a0, a3 = a0;
+        // The diagonal block is stored whole: dot products only.
+        for (Index j = 0; j < kTile; j += W) {
+          const P xv = ploadu<P>(xb + j);
+          a0 = pmadd(ploadu<P>(r0 + j), xv, a0);
+          a1 = pmadd(ploadu<P>(r1 + j), xv, a1);
+          a2 = pmadd(ploadu<P>(r2 + j), xv, a2);
+          a3 = pmadd(ploadu<P>(r3 + j), xv, a3);
+        }
+        for (Index j = kTile; j < n; j += W) {
+          const P xv = ploadu<P>(xb + j);
+          P yv = ploadu<P>(yb + j);
+          const P v0 = ploadu<P>(r0 + j), v1 = ploadu<P>(r1 + j);
+          const P v2 = ploadu<P>(r2 + j), v3 = ploadu<P>(r3 + j);
+          a0 = pmadd(v0, xv, a0);
+          a1 = pmadd(v1, xv, a1);
+          a2 = pmadd(v2, xv, a2);
+          a3 = pmadd(v3, xv, a3);
+          yv = pmadd(v0, x0, yv);
+          yv = pmadd(v1, x1, yv);
+          yv = pmadd(v2, x2, yv);
+          yv = pmadd(v3, x3, yv);
+          pstoreu(yb + j, yv);
+        }
+        dots[h] = Eigen::internal::predux(a0);
+        dots[h + 1] = Eigen::internal::predux(a1);
+        dots[h + 2] = Eigen::internal::predux(a2);
+        dots[h + 3] = Eigen::internal::predux(a3);
+      }
+      for (Index r = 0; r < kTile; ++r) yb[r] += dots[r];
+    }
+  }
+}
+
+// packed = alpha * packed + A^T B on the stored blocks, for A, B: m x Lp (A:
+// the rows already multiplied by their coefficients). Rows go in panels of
+// 64, so each GEMM is 64 x m x 128 (8-row GEMMs spend their time packing
+// operands); the few products left of a block-row's first stored column
+// (inside the panel's diagonal part) are computed and dropped.
+template <typename T>
+void packed_rank_update(T* packed, Index lp, double alpha, const RowMat<T>& a, const RowMat<T>& b,
+                        Index m, RowMat<T>& tmp) {
+  for (Index r0 = 0; r0 < lp; r0 += kPanel) {
+    const Index pr = std::min(kPanel, lp - r0);
+    for (Index j0 = r0; j0 < lp; j0 += kColChunk) {
+      const Index w = std::min(kColChunk, lp - j0);
+      if (m > 0) {
+        tmp.topLeftCorner(pr, w).noalias() =
+            a.block(0, r0, m, pr).transpose() * b.block(0, j0, m, w);
+      }
+      for (Index bb = r0 / kTile; bb < (r0 + pr) / kTile; ++bb) {
+        const Index c0 = kTile * bb, n = lp - c0;
+        const Index first = std::max(j0, c0);
+        if (first >= j0 + w) continue;
+        const Index cols = j0 + w - first;
+        BlockMap<T> blk(packed + block_offset(bb, lp), kTile, n);
+        auto dst = blk.middleCols(first - c0, cols);
+        if (alpha != 1.0) dst *= static_cast<T>(alpha);
+        if (m > 0) dst += tmp.block(c0 - r0, first - j0, kTile, cols);
       }
     }
-    symmetrize_diagonal(blk.data(), n);
+    for (Index bb = r0 / kTile; bb < (r0 + pr) / kTile; ++bb) {
+      symmetrize_diagonal(packed + block_offset(bb, lp), lp - kTile * bb);
+    }
   }
 }
 
@@ -147,8 +215,10 @@ void packed_rank_update(TP* packed, Index lp, double alpha, const RowMat<TV>& ro
 
 const char* state_precision_name(StatePrecision p) {
   switch (p) {
-    case StatePrecision::kFloat32: return "float32";
-    case StatePrecision::kFloat64: return "float64";
+    case StatePrecision::kFloat32:
+      return "float32";
+    case StatePrecision::kFloat64:
+      return "float64";
   }
   return "unknown";
 }
@@ -170,10 +240,10 @@ void OnlineConfig::validate() const {
   ELMQ_CHECK_ARG(std::isfinite(forgetting) && forgetting > 0.0 && forgetting <= 1.0,
                  "OnlineConfig.forgetting must be in (0, 1], got ", forgetting);
   ELMQ_CHECK_ARG(static_cast<std::uint32_t>(precision) <= 1,
-                 "OnlineConfig.precision is not a known precision (",
-                 static_cast<int>(precision), ")");
-  ELMQ_CHECK_ARG(resolve_period >= 0, "OnlineConfig.resolve_period must be >= 0 (0 = automatic), got ",
-                 resolve_period);
+                 "OnlineConfig.precision is not a known precision (", static_cast<int>(precision),
+                 ")");
+  ELMQ_CHECK_ARG(resolve_period >= 0,
+                 "OnlineConfig.resolve_period must be >= 0 (0 = automatic), got ", resolve_period);
   ELMQ_CHECK_ARG(block_rows >= 1 && block_rows <= kMaxBlockRows,
                  "OnlineConfig.block_rows must be in [1, ", kMaxBlockRows, "], got ", block_rows);
 }
@@ -231,8 +301,9 @@ class OnlineState {
   /// Queues sign * (scale q)(scale q)^T.
   virtual void enqueue_q(double scale, double sign) = 0;
   /// ut = H Q (k x Lp), H: k x Lp.
-  virtual void apply_block(const RowMatrixXf& h, RowMatrixXd& ut) const = 0;
-  /// Queues sign * v v^T for each row v of rows (k x Lp).
+  virtual void apply_block(const RowMatrixXf& h, RowMatrixXd& ut) = 0;
+  /// Queues sign * v v^T for each row v of rows (k x Lp); right after
+  /// apply_block they are applied at once (and the queue emptied).
   virtual void enqueue_rows(const RowMatrixXd& rows, double sign) = 0;
   virtual void flush() = 0;
   virtual double c() const = 0;
@@ -265,8 +336,8 @@ class PackedState final : public detail::OnlineState {
         q_(Vec<T>::Zero(lp)),
         hx_(Vec<T>::Zero(lp)),
         d_(Vec<T>::Zero(kQueueCapacity)),
-        ab_(RowMat<T>::Zero(kTile, kQueueCapacity)),
-        coef_(VectorXd::Zero(kQueueCapacity)) {}
+        scaled_(RowMat<T>::Zero(kQueueCapacity, lp)),
+        tmp_(RowMat<T>::Zero(kPanel, kColChunk)) {}
 
   std::unique_ptr<detail::OnlineState> clone() const override {
     return std::make_unique<PackedState<T>>(*this);
@@ -279,6 +350,7 @@ class PackedState final : public detail::OnlineState {
     pack_dense<T>(dense, lp_, p_);
     m_ = 0;
     c_ = 1.0;
+    dense_valid_ = false;
   }
 
   RowMatrixXd dense() const override {
@@ -307,36 +379,34 @@ class PackedState final : public detail::OnlineState {
   void q_to(VectorXd& out) const override { out = q_.template cast<double>(); }
 
   void enqueue_q(double scale, double sign) override {
+    dense_valid_ = false;
     queue_.row(m_) = (q_ * static_cast<T>(scale)).transpose();
     sign_[m_] = sign;
     ++m_;
     if (m_ >= kQueueFlush) flush();
   }
 
-  void apply_block(const RowMatrixXf& h, RowMatrixXd& ut) const override {
-    const Index k = h.rows();
+  void apply_block(const RowMatrixXf& h, RowMatrixXd& ut) override {
+    // Materialize Q = P_base + queue as a dense upper triangle (leaving the
+    // packed state untouched until enqueue_rows commits), then one symmetric
+    // product: large GEMMs instead of rank-8 updates on a packed layout.
+    materialize_dense();
     const RowMat<T> hx = h.template cast<T>();
-    RowMat<T> u = RowMat<T>::Zero(k, lp_);
-    using Row8 = Eigen::Matrix<T, kTile, Eigen::Dynamic, Eigen::RowMajor>;
-    for (Index b = 0; b < lp_ / kTile; ++b) {
-      const Index c0 = kTile * b, n = lp_ - c0;
-      Eigen::Map<const Row8, Eigen::Aligned16> blk(p_.data() + block_offset(b, lp_), kTile, n);
-      u.middleCols(c0, kTile).noalias() += hx.middleCols(c0, n) * blk.transpose();
-      if (n > kTile) {
-        u.middleCols(c0 + kTile, n - kTile).noalias() +=
-            hx.middleCols(c0, kTile) * blk.rightCols(n - kTile);
-      }
-    }
-    if (m_ > 0) {
-      RowMat<T> hv = hx * queue_.topRows(m_).transpose();  // k x m
-      for (Index j = 0; j < m_; ++j) hv.col(j) *= static_cast<T>(sign_[j]);
-      u.noalias() += hv * queue_.topRows(m_);
-    }
+    RowMat<T> u(h.rows(), lp_);
+    u.noalias() = hx * dense_.template selfadjointView<Eigen::Upper>();
     ut = u.template cast<double>();
   }
 
   void enqueue_rows(const RowMatrixXd& rows, double sign) override {
     const Index k = rows.rows();
+    if (dense_valid_) {
+      // dense already holds Q: Q += sign V^T V, then pack it (queue emptied).
+      const RowMat<T> v = rows.template cast<T>();
+      dense_.template selfadjointView<Eigen::Upper>().rankUpdate(v.transpose(),
+                                                                 static_cast<T>(sign));
+      pack_from_dense();
+      return;
+    }
     if (m_ + k > kQueueCapacity) flush();
     queue_.middleRows(m_, k) = rows.template cast<T>();
     sign_.segment(m_, k).setConstant(sign);
@@ -345,15 +415,45 @@ class PackedState final : public detail::OnlineState {
   }
 
   void flush() override {
+    dense_valid_ = false;
     if (m_ == 0 && c_ == 1.0) return;
-    for (Index j = 0; j < m_; ++j) coef_[j] = c_ * sign_[j];
-    packed_rank_update<T, T>(p_.data(), lp_, c_, queue_, m_, coef_, ab_, ab_);
+    for (Index j = 0; j < m_; ++j) scaled_.row(j) = queue_.row(j) * static_cast<T>(c_ * sign_[j]);
+    packed_rank_update<T>(p_.data(), lp_, c_, scaled_, queue_, m_, tmp_);
     m_ = 0;
     c_ = 1.0;
   }
 
   double c() const override { return c_; }
   void scale_c(double f) override { c_ *= f; }
+
+  // dense_ (Lp x Lp, upper triangle used) = P_base + sum sign_j v_j v_j^T.
+  void materialize_dense() {
+    if (dense_.rows() != lp_) dense_.resize(lp_, lp_);
+    for (Index b = 0; b < lp_ / kTile; ++b) {
+      const Index c0 = kTile * b, n = lp_ - c0;
+      dense_.block(c0, c0, kTile, n) = ConstBlockMap<T>(p_.data() + block_offset(b, lp_), kTile, n);
+    }
+    if (m_ > 0) {
+      RowMat<T> signed_rows = queue_.topRows(m_);
+      for (Index j = 0; j < m_; ++j) signed_rows.row(j) *= static_cast<T>(sign_[j]);
+      dense_.template triangularView<Eigen::Upper>() +=
+          queue_.topRows(m_).transpose() * signed_rows;
+    }
+    dense_valid_ = true;
+  }
+
+  // P_base = c * dense, queue emptied, c = 1.
+  void pack_from_dense() {
+    for (Index b = 0; b < lp_ / kTile; ++b) {
+      const Index c0 = kTile * b, n = lp_ - c0;
+      BlockMap<T> blk(p_.data() + block_offset(b, lp_), kTile, n);
+      blk = dense_.block(c0, c0, kTile, n) * static_cast<T>(c_);
+      symmetrize_diagonal(blk.data(), n);
+    }
+    m_ = 0;
+    c_ = 1.0;
+    dense_valid_ = false;
+  }
   Index queued() const override { return m_; }
   std::size_t bytes() const override { return static_cast<std::size_t>(p_.size()) * sizeof(T); }
 
@@ -398,7 +498,8 @@ class PackedState final : public detail::OnlineState {
       queue_.row(j) = Eigen::Map<const Vec<T>>(queue.data() + j * lp_, lp_).transpose();
       sign_[j] = sign[static_cast<std::size_t>(j)];
     }
-    if (!p_.allFinite() || !queue_.topRows(m).allFinite()) r.fail("inverse-Gram state is not finite");
+    if (!p_.allFinite() || !queue_.topRows(m).allFinite())
+      r.fail("inverse-Gram state is not finite");
     m_ = m;
     c_ = c;
   }
@@ -411,8 +512,10 @@ class PackedState final : public detail::OnlineState {
   Index m_ = 0;
   double c_ = 1.0;
   Vec<T> q_, hx_, d_;
-  RowMat<T> ab_;
-  VectorXd coef_;
+  RowMat<T> scaled_, tmp_;  // flush scratch
+  // Scratch of the block path: Q as a dense upper triangle (not saved).
+  RowMat<T> dense_;
+  bool dense_valid_ = false;
 };
 
 std::unique_ptr<detail::OnlineState> make_state(StatePrecision p, Index L, Index lp) {
@@ -460,9 +563,12 @@ std::int64_t OnlineSnapshot::predict_row(const float* x, PredictWorkspace& ws,
   return classes_[best];
 }
 
-ModelSlot::ModelSlot(std::shared_ptr<const OnlineSnapshot> initial) : current_(std::move(initial)) {}
+ModelSlot::ModelSlot(std::shared_ptr<const OnlineSnapshot> initial)
+    : current_(std::move(initial)) {}
 
-std::shared_ptr<const OnlineSnapshot> ModelSlot::load() const { return std::atomic_load(&current_); }
+std::shared_ptr<const OnlineSnapshot> ModelSlot::load() const {
+  return std::atomic_load(&current_);
+}
 
 void ModelSlot::store(std::shared_ptr<const OnlineSnapshot> snapshot) {
   std::atomic_store(&current_, std::move(snapshot));
@@ -542,6 +648,7 @@ void OnlineElm::init_common(const OnlineConfig& online, Task task, Index n_outpu
     scratch_.hd = RowMatrixXd::Zero(kStatsRows, Lp_);
     scratch_.td = RowMatrixXd::Zero(kStatsRows, n_outputs);
     scratch_.coef = VectorXd::Zero(kStatsRows);
+    scratch_.tmp = RowMatrixXd::Zero(kPanel, kColChunk);
   }
 }
 
@@ -551,8 +658,10 @@ void OnlineElm::init_prior(const RowMatrixXd* gram, const RowMatrixXd& hty) {
     a.diagonal().array() += lambda_;
     Eigen::LLT<Eigen::MatrixXd> llt(a);
     if (llt.info() != Eigen::Success) {
-      throw NumericalError(str_cat("OnlineElm: G + lambda*I of the seed model is not positive "
-                                   "definite (L = ", L_, ", lambda = ", lambda_, ")"));
+      throw NumericalError(
+          str_cat("OnlineElm: G + lambda*I of the seed model is not positive "
+                  "definite (L = ",
+                  L_, ", lambda = ", lambda_, ")"));
     }
     const RowMatrixXd p = llt.solve(Eigen::MatrixXd::Identity(L_, L_));
     const RowMatrixXd beta = llt.solve(Eigen::MatrixXd(hty));
@@ -585,7 +694,8 @@ OnlineElm OnlineElm::from_model(const ElmModel& model, const OnlineConfig& onlin
   ELMQ_CHECK_ARG(model.fitted(), "OnlineElm::from_model: the model is not fitted");
   ELMQ_CHECK_ARG(std::isfinite(model.lambda()) && model.lambda() > 0.0,
                  "OnlineElm::from_model: the model's lambda must be > 0 (the ridge prior of the "
-                 "recursion), got ", model.lambda());
+                 "recursion), got ",
+                 model.lambda());
   OnlineElm m;
   m.elm_ = model.config();
   m.elm_.ridge.auto_lambda = false;
@@ -605,7 +715,7 @@ OnlineElm OnlineElm::from_model(const ElmModel& model, const OnlineConfig& onlin
 
 namespace {
 std::pair<Scaler, HiddenLayer> make_features(const ElmConfig& config, const ConstMatrixRef& x_init,
-                                  const char* where) {
+                                             const char* where) {
   config.validate();
   ELMQ_CHECK_ARG(x_init.rows() >= 1 && x_init.cols() >= 1, where, ": x_init is ", x_init.rows(),
                  " x ", x_init.cols(), ", needs at least one row and one column");
@@ -642,7 +752,8 @@ OnlineElm OnlineElm::create(const ElmConfig& config, const OnlineConfig& online,
   m.elm_.ridge.auto_lambda = false;
   m.elm_.hidden = hidden.config();
   m.lambda_ = config.ridge.lambda;
-  m.features_ = std::make_shared<const detail::OnlineFeatures>(std::move(scaler), std::move(hidden));
+  m.features_ =
+      std::make_shared<const detail::OnlineFeatures>(std::move(scaler), std::move(hidden));
   m.classes_ = std::move(cls);
   m.init_common(online, Task::kClassification, m.classes_.size());
   m.init_prior(nullptr, RowMatrixXd::Zero(m.L_, m.classes_.size()));
@@ -660,7 +771,8 @@ OnlineElm OnlineElm::create_regression(const ElmConfig& config, const OnlineConf
   m.elm_.ridge.auto_lambda = false;
   m.elm_.hidden = hidden.config();
   m.lambda_ = config.ridge.lambda;
-  m.features_ = std::make_shared<const detail::OnlineFeatures>(std::move(scaler), std::move(hidden));
+  m.features_ =
+      std::make_shared<const detail::OnlineFeatures>(std::move(scaler), std::move(hidden));
   m.init_common(online, Task::kRegression, n_outputs);
   m.init_prior(nullptr, RowMatrixXd::Zero(m.L_, n_outputs));
   return m;
@@ -703,8 +815,8 @@ void OnlineElm::add_class(std::int64_t label, Index position) {
 Index OnlineElm::class_column(std::int64_t label, bool may_grow, const char* where) {
   const Index pos = find_class(classes_, label);
   if (pos >= 0) return pos;
-  ELMQ_CHECK_ARG(may_grow, where, ": label ", label, " is not one of the model's ",
-                 classes_.size(), " classes",
+  ELMQ_CHECK_ARG(may_grow, where, ": label ", label, " is not one of the model's ", classes_.size(),
+                 " classes",
                  online_.grow_classes ? " (it was never learned)" : " (grow_classes is false)");
   ELMQ_CHECK_ARG(classes_.size() < 100000, where, ": adding class ", label,
                  " exceeds the limit of 100000 classes");
@@ -719,7 +831,14 @@ void OnlineElm::stats_push(const float* h, const float* t, double coef, double d
   stats_t_.row(stats_rows_) = Eigen::Map<const Eigen::RowVectorXf>(t, n_outputs());
   stats_coef_[stats_rows_] = coef;
   stats_decay_[stats_rows_] = decay;
-  if (++stats_rows_ == kStatsRows) stats_fold();
+  ++stats_rows_;
+  // Fold when full, or early at mid-cycle of the correction queue: the two
+  // rank-64 products then fall on different samples (halving the worst
+  // single-update latency) instead of both every 64th sample.
+  if (stats_rows_ == kStatsRows ||
+      (stats_rows_ >= kStatsRows / 2 && state_->queued() == kQueueFlush / 2)) {
+    stats_fold();
+  }
 }
 
 void OnlineElm::stats_fold() {
@@ -739,19 +858,9 @@ void OnlineElm::stats_fold() {
     scratch_.hs.row(i) = scratch_.hd.row(i) * scratch_.coef[i];
     scratch_.td.row(i) = stats_t_.row(i).cast<double>();
   }
-  // G = decay * G + sum_i a_i h_i h_i^T, one rank-m GEMM per block-row.
-  for (Index b = 0; b < Lp_ / kTile; ++b) {
-    const Index c0 = kTile * b, n = Lp_ - c0;
-    BlockMap<double> blk(gram_packed_.data() + block_offset(b, Lp_), kTile, n);
-    for (Index j0 = 0; j0 < n; j0 += kColChunk) {
-      const Index w = std::min(kColChunk, n - j0);
-      auto dst = blk.middleCols(j0, w);
-      if (decay != 1.0) dst *= decay;
-      dst.noalias() += scratch_.hs.block(0, c0, m, kTile).transpose() *
-                       scratch_.hd.block(0, c0 + j0, m, w);
-    }
-    symmetrize_diagonal(blk.data(), n);
-  }
+  // G = decay * G + sum_i a_i h_i h_i^T.
+  packed_rank_update<double>(gram_packed_.data(), Lp_, decay, scratch_.hs, scratch_.hd, m,
+                             scratch_.tmp);
   if (C > 0) {
     if (decay != 1.0) hty_ *= decay;
     for (Index r0 = 0; r0 < L_; r0 += kColChunk) {
@@ -763,18 +872,34 @@ void OnlineElm::stats_fold() {
   stats_rows_ = 0;
 }
 
+void OnlineElm::stats_dense(RowMatrixXd* g, RowMatrixXd* b) const {
+  // The folded statistics plus the buffered rows, weighted as stats_fold does.
+  double total_decay = 1.0;
+  for (Index i = 0; i < stats_rows_; ++i) total_decay *= stats_decay_[i];
+  if (g != nullptr) *g = total_decay * unpack_dense(gram_packed_.data(), L_, Lp_);
+  if (b != nullptr) *b = total_decay * hty_;
+  double decay = 1.0;
+  for (Index i = stats_rows_ - 1; i >= 0; --i) {
+    const double a = stats_coef_[i] * decay;
+    decay *= stats_decay_[i];
+    const VectorXd h = stats_h_.row(i).head(L_).transpose().cast<double>();
+    if (g != nullptr) g->noalias() += a * h * h.transpose();
+    if (b != nullptr) b->noalias() += a * h * stats_t_.row(i).cast<double>();
+  }
+}
+
 RowMatrixXd OnlineElm::gram() const {
   ELMQ_CHECK_ARG(online_.keep_statistics, "OnlineElm::gram: statistics are not kept");
-  OnlineElm copy(*this);
-  copy.stats_fold();
-  return unpack_dense(copy.gram_packed_.data(), L_, Lp_);
+  RowMatrixXd g;
+  stats_dense(&g, nullptr);
+  return g;
 }
 
 RowMatrixXd OnlineElm::gram_targets() const {
   ELMQ_CHECK_ARG(online_.keep_statistics, "OnlineElm::gram_targets: statistics are not kept");
-  OnlineElm copy(*this);
-  copy.stats_fold();
-  return copy.hty_;
+  RowMatrixXd b;
+  stats_dense(nullptr, &b);
+  return b;
 }
 
 RowMatrixXd OnlineElm::inverse_gram() const { return state_->dense(); }
@@ -848,7 +973,8 @@ OnlineElm& OnlineElm::resolve() {
 
 void OnlineElm::after_update(Index rows) {
   since_resolve_ += rows;
-  if (online_.keep_statistics && since_resolve_ >= resolve_period_) resolve_exact(nullptr, nullptr, nullptr);
+  if (online_.keep_statistics && since_resolve_ >= resolve_period_)
+    resolve_exact(nullptr, nullptr, nullptr);
 }
 
 void OnlineElm::sync_beta_f32() { beta_f_ = beta_.cast<float>(); }
@@ -880,8 +1006,10 @@ void OnlineElm::update_row(const float* h, const float* t, double weight, bool u
       return;
     }
   } else if (!(s > 0.0) || !std::isfinite(s)) {
-    throw NumericalError(str_cat("OnlineElm::learn: the inverse-Gram state is no longer positive "
-                                 "definite (1/w + h^T P h = ", s, ")"));
+    throw NumericalError(
+        str_cat("OnlineElm::learn: the inverse-Gram state is no longer positive "
+                "definite (1/w + h^T P h = ",
+                s, ")"));
   }
   for (Index i = 0; i < L_; ++i) hd_[i] = static_cast<double>(h[i]);
   // e = t - beta^T h; beta += (c / s) q e^T.
@@ -924,11 +1052,12 @@ void OnlineElm::update_block(const RowMatrixXf& h, const RowMatrixXf& t, const V
     const double min_eig = eig.info() == Eigen::Success ? eig.eigenvalues().minCoeff() : -1.0;
     if (!(min_eig >= min_pivot)) {
       if (!online_.keep_statistics) {
-        throw NumericalError(str_cat(
-            "OnlineElm::unlearn: the downdate matrix I - W^1/2 H P H^T W^1/2 has smallest "
-            "eigenvalue ", min_eig, " (< ", min_pivot,
-            "): removing these rows would leave the state (nearly) indefinite; they were "
-            "probably never learned (enable keep_statistics for an exact fallback)"));
+        throw NumericalError(
+            str_cat("OnlineElm::unlearn: the downdate matrix I - W^1/2 H P H^T W^1/2 has smallest "
+                    "eigenvalue ",
+                    min_eig, " (< ", min_pivot,
+                    "): removing these rows would leave the state (nearly) indefinite; they were "
+                    "probably never learned (enable keep_statistics for an exact fallback)"));
       }
       resolve_exact(&h, &t, &w);
       return;
@@ -964,12 +1093,12 @@ void OnlineElm::update_block(const RowMatrixXf& h, const RowMatrixXf& t, const V
 
 void OnlineElm::check_row_input(const float* x, float weight, const char* where) const {
   ELMQ_CHECK_ARG(x != nullptr, where, ": x is null");
-  ELMQ_CHECK_ARG(std::isfinite(weight) && weight > 0.0f, where, ": weight must be finite and > 0, got ",
-                 weight);
+  ELMQ_CHECK_ARG(std::isfinite(weight) && weight > 0.0f, where,
+                 ": weight must be finite and > 0, got ", weight);
   const Index d = n_features();
   for (Index j = 0; j < d; ++j) {
-    ELMQ_CHECK_ARG(std::isfinite(x[j]), where, ": x has a non-finite value (", x[j],
-                   ") at column ", j);
+    ELMQ_CHECK_ARG(std::isfinite(x[j]), where, ": x has a non-finite value (", x[j], ") at column ",
+                   j);
   }
 }
 
@@ -996,8 +1125,11 @@ void OnlineElm::learn_row_regression(const float* x, const float* y, float weigh
                  ": the model is a classifier; use learn_row");
   check_row_input(x, weight, where);
   ELMQ_CHECK_ARG(y != nullptr, where, ": y is null");
-  for (Index j = 0; j < n_outputs(); ++j)
+  for (Index j = 0; j < n_outputs(); ++j) {
     ELMQ_CHECK_ARG(std::isfinite(y[j]), where, ": y has a non-finite value at column ", j);
+    ELMQ_CHECK_ARG(task_ != Task::kMultilabel || y[j] == 0.0f || y[j] == 1.0f, where,
+                   ": a multilabel model's targets must be 0 or 1 (column ", j, ")");
+  }
   features_->hidden_row(x, ws_);
   update_row(ws_.hidden.data(), y, weight, false);
   ++n_learned_;
@@ -1055,7 +1187,7 @@ RowMatrixXf OnlineElm::encode_targets(const ConstLabelRef& labels, bool may_grow
 }
 
 void OnlineElm::learn_rows(const ConstMatrixRef& x, const RowMatrixXf& t, const ConstVectorRef& w,
-                           bool unlearn, const char* where) {
+                           bool unlearn) {
   const Index n = x.rows(), C = n_outputs();
   const Index block = online_.block_rows;
   RowMatrixXf xs, hb, hp, tb;
@@ -1088,7 +1220,6 @@ void OnlineElm::learn_rows(const ConstMatrixRef& x, const RowMatrixXf& t, const 
     (unlearn ? n_unlearned_ : n_learned_) += k;
     after_update(k);
   }
-  (void)where;
 }
 
 namespace {
@@ -1112,7 +1243,7 @@ OnlineElm& OnlineElm::learn(const ConstMatrixRef& x, const ConstLabelRef& labels
   check_batch(x, labels.size(), n_features(), sample_weight, where);
   if (x.rows() == 0) return *this;
   const RowMatrixXf t = encode_targets(labels, online_.grow_classes, where);
-  learn_rows(x, t, sample_weight, false, where);
+  learn_rows(x, t, sample_weight, false);
   return *this;
 }
 
@@ -1124,8 +1255,10 @@ OnlineElm& OnlineElm::learn_regression(const ConstMatrixRef& x, const ConstMatri
   ELMQ_CHECK_ARG(y.cols() == n_outputs(), where, ": y has ", y.cols(), " columns, model expects ",
                  n_outputs());
   check_finite(y, where, "y");
+  ELMQ_CHECK_ARG(task_ != Task::kMultilabel || (y.array() == 0.0f || y.array() == 1.0f).all(),
+                 where, ": a multilabel model's targets must be 0 or 1");
   if (x.rows() == 0) return *this;
-  learn_rows(x, RowMatrixXf(y), sample_weight, false, where);
+  learn_rows(x, RowMatrixXf(y), sample_weight, false);
   return *this;
 }
 
@@ -1136,7 +1269,7 @@ OnlineElm& OnlineElm::unlearn(const ConstMatrixRef& x, const ConstLabelRef& labe
   check_batch(x, labels.size(), n_features(), sample_weight, where);
   if (x.rows() == 0) return *this;
   const RowMatrixXf t = encode_targets(labels, false, where);
-  learn_rows(x, t, sample_weight, true, where);
+  learn_rows(x, t, sample_weight, true);
   return *this;
 }
 
@@ -1149,7 +1282,7 @@ OnlineElm& OnlineElm::unlearn_regression(const ConstMatrixRef& x, const ConstMat
                  n_outputs());
   check_finite(y, where, "y");
   if (x.rows() == 0) return *this;
-  learn_rows(x, RowMatrixXf(y), sample_weight, true, where);
+  learn_rows(x, RowMatrixXf(y), sample_weight, true);
   return *this;
 }
 
@@ -1237,10 +1370,12 @@ constexpr std::uint32_t kTagCounters = tag("CNTR");
 
 std::string OnlineElm::to_bytes() const {
   RecordWriter w;
-  const double ocfg[] = {online_.forgetting, static_cast<double>(online_.precision),
+  const double ocfg[] = {online_.forgetting,
+                         static_cast<double>(online_.precision),
                          online_.keep_statistics ? 1.0 : 0.0,
                          static_cast<double>(online_.resolve_period),
-                         online_.grow_classes ? 1.0 : 0.0, static_cast<double>(online_.block_rows)};
+                         online_.grow_classes ? 1.0 : 0.0,
+                         static_cast<double>(online_.block_rows)};
   w.put_f64_array(kTagOnlineCfg, ocfg, 6);
   const double ecfg[] = {static_cast<double>(elm_.scaling), static_cast<double>(elm_.chunk_rows),
                          static_cast<double>(elm_.threads), elm_.proba_temperature};
@@ -1319,7 +1454,8 @@ OnlineElm OnlineElm::from_bytes(std::string_view bytes) {
   } catch (const InvalidArgument& e) {
     r.fail(str_cat("stored model config is invalid: ", e.what()));
   }
-  m.features_ = std::make_shared<const detail::OnlineFeatures>(std::move(scaler), std::move(hidden));
+  m.features_ =
+      std::make_shared<const detail::OnlineFeatures>(std::move(scaler), std::move(hidden));
   const auto classes = r.get_i64_array(kTagClasses);
   m.classes_ = Eigen::Map<const LabelVector>(classes.data(), static_cast<Index>(classes.size()));
   RowMatrixXd beta = r.get_matrix_d(kTagBeta);

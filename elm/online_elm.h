@@ -12,56 +12,70 @@
 //   }
 //   online.save("stream.elmq");   // state included: load() and continue == never stopped
 //
-// The model. Hidden activations h (length L) of the samples seen so far form
-// the weighted statistics
-//   G = sum_i a_i h_i h_i^T (L x L),  B = sum_i a_i h_i t_i^T (L x C),
-// where t_i is the one-hot target (classification) or the target row
-// (regression) and a_i = w_i * rho^(number of samples learned after i) (w_i:
-// sample weight, rho: forgetting factor). The output weights are the ridge
-// solution beta = (G + lambda I)^-1 B. A fitted batch model contributes its own
-// statistics; without them its beta becomes the centre of the ridge prior.
+// The model. The hidden activations h (length L) of the samples learned so
+// far form the statistics
+//   G = sum_i a_i h_i h_i^T (L x L),   B = sum_i a_i h_i t_i^T (L x C),
+// with t_i the one-hot target (classification) or the target row
+// (regression) and a_i = w_i rho^(number of samples learned after i) (w_i: the
+// sample weight, rho: the forgetting factor). The output weights are the
+// ridge solution beta = (G + lambda I)^-1 B. A fitted batch model contributes
+// its statistics; without them its beta becomes the centre of the ridge prior
+// (G = 0, B = lambda beta0).
 //
-// The engine. The state is P = (G + lambda I)^-1 and beta. A new sample
-// updates both by Sherman-Morrison (a block of k samples: by Woodbury) in
-// O(L^2) (O(k L^2)) work. P is symmetric and stored as its upper triangle in
-// blocks of 8 rows (about L^2/2 numbers, float32 by default). Rank-1
-// corrections are queued and applied to P together, up to 64 at a time, so a
-// single-sample update reads the stored triangle once and writes it once per
-// 64 samples; the result is the same as applying them one by one (in exact
+// The engine. The state is P = (G + lambda I)^-1 and beta (double). A sample
+// updates both by Sherman-Morrison (a block of up to 64 by Woodbury: one
+// k x k Cholesky) in O(L^2) (O(k L^2)) work. P is symmetric and only its
+// upper triangle is stored, in blocks of 8 rows (L^2/2 numbers plus 4 L),
+// float32 by default. Rank-1 corrections are queued and applied together,
+// 64 at a time, as one rank-64 product: a single-sample update reads the
+// stored triangle once (one fused pass computes P h) and writes it once per
+// 64 samples, with the same result as applying them one by one (in exact
 // arithmetic). The 8 x 8 diagonal blocks are re-symmetrized after each write.
 //
 // Forgetting (0 < rho <= 1): each learned sample multiplies the weight of all
-// earlier ones by rho (P <- P / rho, standard exponentially weighted RLS), so
-// the model follows a drifting stream with a memory of about 1 / (1 - rho)
-// samples. Between exact re-solves the RLS recursion also decays the ridge
-// term (lambda * rho^m after m samples); the re-solve restores lambda, so the
-// model never "winds up" (P growing without bound in unexcited directions).
+// earlier ones by rho (P <- P / rho: exponentially weighted RLS), so the
+// model follows a drifting stream with a memory of about 1 / (1 - rho)
+// samples. Between exact re-solves the recursion also decays the ridge term
+// (lambda rho^m after m samples, as any RLS with forgetting does); each
+// re-solve restores the full lambda, so P cannot grow without bound in
+// directions the recent data does not excite ("wind-up").
 //
-// Exact statistics and drift. With `keep_statistics` (the default) G and B are
-// also accumulated in double precision (rank-64 adds of the buffered hidden
-// rows), and every `resolve_period` samples P and beta are recomputed from
-// them by a double-precision Cholesky (O(L^3)). That bounds the float32
-// drift of the recursion over any number of updates; it also makes
-// unlearning robust: a downdate whose pivot is too small for the stored
-// precision is done as an exact re-solve instead. Measured drift and costs
-// are in the documentation of `OnlineConfig`.
+// Statistics, re-solves and drift. With `keep_statistics` (the default) G and
+// B are also accumulated in double precision (double products, rank-64 adds
+// of the buffered hidden rows), and every `resolve_period` samples P and beta
+// are recomputed from them by a double Cholesky (O(L^3)). The float32
+// recursion does not drift away with the number of updates; measured against
+// the double ridge solution of the same float32 activations (max |error| /
+// max |beta|; tests/elm/online/):
+//   digits, L = 128, lambda = 1, cond(G + lambda I) = 3.7e4, 1347 samples:
+//     float32 state 1.6e-6 (rows) / 2.5e-6 (blocks of 64); float64 state
+//     1e-12; the batch ElmModel, whose Gram matrix uses float32 products, 3e-4;
+//   a stationary stream, L = 32, lambda = 0.01, 2,000,000 single-sample
+//     updates without re-solve: float32 between 9e-6 and 7e-5 at every
+//     checkpoint (1.7e-5 at 2M), float64 at most 9e-10; right after a
+//     re-solve, 3e-13.
+// So float32 is the default state (half the bytes an update must read); the
+// re-solve bounds the drift of the float32 recursion (and of the double beta)
+// unconditionally, refreshes the ridge term under forgetting, and backs
+// unlearning: a downdate whose pivot 1 - w h^T P h is too small for the
+// stored precision is done as an exact re-solve instead.
 //
 // Unlearning removes samples learned earlier (G -= a h h^T, B -= a h t^T): the
-// result equals the model trained without them. Removing a sample that was
-// never learned can make G + lambda I indefinite: that throws NumericalError
+// result equals the model trained without them. Removing samples that were
+// never learned can leave G + lambda I indefinite: that throws NumericalError
 // and leaves the model unchanged.
 //
 // Classes first seen mid-stream (classification with `grow_classes`): the
-// output layer grows by one zero column (scores of the new class start at 0);
-// the columns of the earlier classes are unaffected, and the result equals a
-// model that had known the class from the start.
+// output layer grows by one zero column (the new class scores 0 until it is
+// learned); the columns of the earlier classes are unaffected, and the result
+// equals a model that had known the class from the start.
 //
 // Threads. An OnlineElm is a value (copyable) and not safe for concurrent
 // use. For a predictor thread beside a learner thread, the learner publishes
-// immutable `OnlineSnapshot`s (they share the fixed hidden layer, copy only
-// beta) through a `ModelSlot`; the predictor loads the current one without
-// locks or heap allocation. All work of an OnlineElm runs on the calling
-// thread (one core); results never depend on a thread count.
+// immutable `OnlineSnapshot`s (they share the fixed hidden layer and copy
+// only beta) through a `ModelSlot`; the predictor loads the current one
+// without heap allocation and never waits for an update. All work of an OnlineElm runs on the
+// calling thread (one core); results never depend on a thread count.
 #pragma once
 
 #include <cstdint>
@@ -88,19 +102,19 @@ struct OnlineConfig {
   /// Forgetting factor rho in (0, 1]; 1 = remember everything. The memory is
   /// about 1 / (1 - rho) samples.
   double forgetting = 1.0;
-  /// Precision of P (see StatePrecision).
+  /// Precision of the stored P (see the file comment for the measured drift).
   StatePrecision precision = StatePrecision::kFloat32;
   /// Keep G and B in double precision (double products, rank-64 adds) and
-  /// re-solve exactly every `resolve_period` samples. Costs about L^2/2
-  /// double multiply-adds per sample (batched) plus 8 L^2 bytes; without it there is no drift correction, no
-  /// regularization refresh under forgetting and no exact fallback for
-  /// unlearning.
+  /// re-solve exactly every `resolve_period` samples. Costs L^2/2 double
+  /// multiply-adds per sample (batched) and 4 L^2 bytes. Without it: no drift
+  /// correction, no ridge refresh under forgetting (not recommended with
+  /// rho < 1), no exact fallback for unlearning, no `resolve()`.
   bool keep_statistics = true;
-  /// Samples between exact re-solves (needs keep_statistics), >= 1, or 0 =
+  /// Samples between exact re-solves (with keep_statistics), >= 1, or 0 =
   /// automatic: 1,000,000 when rho = 1; ceil(3 / (1 - rho)) when rho < 1 (the
-  /// ridge term then never decays below rho^period ~ 5% of lambda). A re-solve
-  /// costs a double Cholesky and inverse of L x L (about L^3 flops: ~0.1 s at
-  /// L = 1000 on one core).
+  /// ridge term then never decays below rho^period ~ 5% of lambda). A
+  /// re-solve is a double Cholesky and inverse of L x L (about L^3 flops; it
+  /// runs inside the update that triggers it).
   std::int64_t resolve_period = 0;
   /// Classification: a label not seen before adds a class (true) or throws
   /// InvalidArgument (false).
@@ -153,10 +167,12 @@ class OnlineSnapshot {
 };
 
 /// A published snapshot that one thread replaces while others read it.
-/// `load()` and `store()` are atomic (std::atomic_load / atomic_store on a
-/// shared_ptr) and allocate nothing; a reader keeps its snapshot alive for as
-/// long as it holds the returned pointer (so a reader may release, i.e. free,
-/// the last reference to an old snapshot).
+/// `load()` and `store()` are std::atomic_load / std::atomic_store on a
+/// shared_ptr: no heap allocation, and the only wait is libstdc++'s internal
+/// lock around the pointer copy (a reference-count increment), never an
+/// update. A reader keeps its snapshot alive as long as it holds the
+/// returned pointer, so whichever thread drops the last reference to an old
+/// snapshot frees it (a free, never an allocation, on the predictor thread).
 class ModelSlot {
  public:
   explicit ModelSlot(std::shared_ptr<const OnlineSnapshot> initial = nullptr);
@@ -326,10 +342,11 @@ class OnlineElm {
   void update_block(const RowMatrixXf& h, const RowMatrixXf& t, const VectorXd& weight,
                     bool unlearn);
   void learn_rows(const ConstMatrixRef& x, const RowMatrixXf& t, const ConstVectorRef& w,
-                  bool unlearn, const char* where);
+                  bool unlearn);
   RowMatrixXf encode_targets(const ConstLabelRef& labels, bool may_grow, const char* where);
   void stats_push(const float* h, const float* t, double coef, double decay);
   void stats_fold();
+  void stats_dense(RowMatrixXd* g, RowMatrixXd* b) const;
   void after_update(Index rows);
   void resolve_exact(const RowMatrixXf* remove_h, const RowMatrixXf* remove_t,
                      const VectorXd* remove_w);
@@ -363,7 +380,7 @@ class OnlineElm {
   // Scratch of the row paths, sized once so that they do not allocate.
   struct Scratch {
     VectorXd q, coef;
-    RowMatrixXd hs, hd, td;
+    RowMatrixXd hs, hd, td, tmp;
   };
   PredictWorkspace ws_;
   VectorXd hd_, err_;

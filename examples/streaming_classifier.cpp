@@ -89,21 +89,36 @@ Options parse(int argc, char** argv) {
       if (end == v.c_str() || *end != '\0') usage((a + ": '" + v + "' is not a number").c_str());
       return r;
     };
-    if (a == "--samples") o.samples = integer();
-    else if (a == "--hidden") o.hidden = integer();
-    else if (a == "--rho") o.rho = real();
-    else if (a == "--lambda") o.lambda = real();
-    else if (a == "--drift-at") o.drift_at = integer();
-    else if (a == "--window") o.window = integer();
-    else if (a == "--report") o.report = integer();
-    else if (a == "--precision") o.precision = value();
-    else if (a == "--init-rows") o.init_rows = integer();
-    else if (a == "--synthetic") o.synthetic = true;
-    else if (a == "--data-dir") o.data_dir = value();
-    else if (a == "--save") o.save = value();
-    else if (a == "--seed") o.seed = static_cast<std::uint64_t>(integer());
-    else if (a == "--help" || a == "-h") usage("help requested");
-    else usage(("unknown option " + a).c_str());
+    if (a == "--samples")
+      o.samples = integer();
+    else if (a == "--hidden")
+      o.hidden = integer();
+    else if (a == "--rho")
+      o.rho = real();
+    else if (a == "--lambda")
+      o.lambda = real();
+    else if (a == "--drift-at")
+      o.drift_at = integer();
+    else if (a == "--window")
+      o.window = integer();
+    else if (a == "--report")
+      o.report = integer();
+    else if (a == "--precision")
+      o.precision = value();
+    else if (a == "--init-rows")
+      o.init_rows = integer();
+    else if (a == "--synthetic")
+      o.synthetic = true;
+    else if (a == "--data-dir")
+      o.data_dir = value();
+    else if (a == "--save")
+      o.save = value();
+    else if (a == "--seed")
+      o.seed = static_cast<std::uint64_t>(integer());
+    else if (a == "--help" || a == "-h")
+      usage("help requested");
+    else
+      usage(("unknown option " + a).c_str());
   }
   if (o.samples < 1) usage("--samples must be >= 1");
   if (o.window < 1) usage("--window must be >= 1");
@@ -143,9 +158,11 @@ void load_stream(const Options& o, elmq::RowMatrixXf& x, elmq::LabelVector& y) {
   y.resize(n);
   for (elmq::Index i = 0; i < n; ++i) {
     y[i] = static_cast<std::int64_t>(rng.below(10));
-    for (elmq::Index j = 0; j < d; ++j) x(i, j) = c(y[i], j) + static_cast<float>(60 * rng.normal());
+    for (elmq::Index j = 0; j < d; ++j)
+      x(i, j) = c(y[i], j) + static_cast<float>(60 * rng.normal());
   }
-  std::printf("stream: synthetic, %lld samples of 10 Gaussian classes\n", static_cast<long long>(n));
+  std::printf("stream: synthetic, %lld samples of 10 Gaussian classes\n",
+              static_cast<long long>(n));
 }
 
 double percentile(std::vector<double>& v, double p) {
@@ -181,22 +198,21 @@ int run(const Options& o) {
   oc.precision = elmq::parse_state_precision(o.precision);
   const elmq::Index init = std::min<elmq::Index>(o.init_rows, n);
   // Classes are discovered from the stream (the output layer grows).
-  elmq::OnlineElm model =
-      elmq::OnlineElm::create(cfg, oc, x.topRows(init), elmq::LabelVector());
-  std::printf("model: L = %lld tanh, lambda = %g, rho = %g (memory ~%.0f samples), state %s "
-              "%.2f MiB, exact re-solve every %lld samples\n",
-              static_cast<long long>(o.hidden), o.lambda, o.rho,
-              o.rho < 1.0 ? 1.0 / (1.0 - o.rho) : 0.0, o.precision.c_str(),
-              static_cast<double>(model.state_bytes()) / (1 << 20),
-              static_cast<long long>(oc.effective_resolve_period()));
+  elmq::OnlineElm model = elmq::OnlineElm::create(cfg, oc, x.topRows(init), elmq::LabelVector());
+  std::printf(
+      "model: L = %lld tanh, lambda = %g, rho = %g (memory ~%.0f samples), state %s "
+      "%.2f MiB, exact re-solve every %lld samples\n",
+      static_cast<long long>(o.hidden), o.lambda, o.rho, o.rho < 1.0 ? 1.0 / (1.0 - o.rho) : 0.0,
+      o.precision.c_str(), static_cast<double>(model.state_bytes()) / (1 << 20),
+      static_cast<long long>(oc.effective_resolve_period()));
   if (o.drift_at > 0 && o.drift_at < n) {
     std::printf("concept drift at sample %lld: labels permuted (0..9 -> ",
                 static_cast<long long>(o.drift_at));
     for (auto p : perm) std::printf("%lld", static_cast<long long>(p));
     std::printf(")\n");
   }
-  std::printf("%9s %9s %9s %11s %11s %11s %11s\n", "samples", "rolling", "overall",
-              "pred p50us", "pred p99us", "upd p50us", "upd p99us");
+  std::printf("%9s %9s %9s %11s %11s %11s %11s\n", "samples", "rolling", "overall", "pred p50us",
+              "pred p99us", "upd p50us", "upd p99us");
 
   elmq::PredictWorkspace ws;
   std::vector<float> scores(16);
@@ -210,7 +226,8 @@ int run(const Options& o) {
   using clock = std::chrono::steady_clock;
 
   for (elmq::Index i = 0; i < n; ++i) {
-    const std::int64_t label = (o.drift_at > 0 && i >= o.drift_at) ? perm[static_cast<std::size_t>(y[i])] : y[i];
+    const std::int64_t label =
+        (o.drift_at > 0 && i >= o.drift_at) ? perm[static_cast<std::size_t>(y[i])] : y[i];
     const float* row = x.row(i).data();
     // Predict first (a model that knows no class yet predicts nothing).
     const auto t0 = clock::now();
@@ -239,8 +256,7 @@ int run(const Options& o) {
       }
     }
     if ((i + 1) % o.report == 0 || i + 1 == n) {
-      std::printf("%9lld %9.4f %9.4f %11.1f %11.1f %11.1f %11.1f\n",
-                  static_cast<long long>(i + 1),
+      std::printf("%9lld %9.4f %9.4f %11.1f %11.1f %11.1f %11.1f\n", static_cast<long long>(i + 1),
                   static_cast<double>(window_hits) / static_cast<double>(window_fill),
                   static_cast<double>(total_hits) / static_cast<double>(i + 1),
                   percentile(pred_us, 0.5), percentile(pred_us, 0.99), percentile(upd_us, 0.5),
@@ -251,8 +267,10 @@ int run(const Options& o) {
     }
   }
   if (!after_drift.empty()) {
-    std::printf("accuracy per %lld-sample window after the drift:", static_cast<long long>(o.window));
-    for (std::size_t k = 0; k < after_drift.size() && k < 12; ++k) std::printf(" %.3f", after_drift[k]);
+    std::printf("accuracy per %lld-sample window after the drift:",
+                static_cast<long long>(o.window));
+    for (std::size_t k = 0; k < after_drift.size() && k < 12; ++k)
+      std::printf(" %.3f", after_drift[k]);
     std::printf("\n");
   }
   std::printf("prequential accuracy %.4f over %lld samples; %lld classes; %lld exact re-solves\n",

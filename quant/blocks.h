@@ -30,7 +30,7 @@ namespace elmq {
 
 /// INT8, groups of 32, fp16 scale (ggml's Q8_0): w = d * q, q in [-127, 127]. 8.5 bpw.
 struct BlockQ8G32 {
-  std::uint16_t d;    ///< fp16 scale
+  std::uint16_t d;  ///< fp16 scale
   std::int8_t qs[32];
 };
 static_assert(sizeof(BlockQ8G32) == 34, "BlockQ8G32 must be 34 bytes");

@@ -39,7 +39,7 @@ CpuFeatures detect() {
   const bool f16c = (ecx >> 29) & 1;
   std::uint64_t xcr0 = 0;
   if (osxsave) xcr0 = read_xcr0();
-  const bool os_ymm = (xcr0 & 0x6) == 0x6;            // SSE and AVX state
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;              // SSE and AVX state
   const bool os_zmm = os_ymm && (xcr0 & 0xE0) == 0xE0;  // opmask, ZMM_Hi256, Hi16_ZMM
   if (max_leaf >= 7) {
     __cpuid_count(7, 0, eax, ebx, ecx, edx);
@@ -119,9 +119,12 @@ std::string cpu_features_string() {
 
 const char* kernel_path_name(KernelPath path) {
   switch (path) {
-    case KernelPath::kAuto: return "auto";
-    case KernelPath::kScalar: return "scalar";
-    case KernelPath::kAvx2: return "avx2";
+    case KernelPath::kAuto:
+      return "auto";
+    case KernelPath::kScalar:
+      return "scalar";
+    case KernelPath::kAvx2:
+      return "avx2";
   }
   return "unknown";
 }

@@ -21,10 +21,10 @@ enum class KernelPath : std::uint32_t {
 
 struct CpuFeatures {
   bool x86_64 = false;
-  bool avx2 = false;   ///< CPU and OS (YMM state enabled)
+  bool avx2 = false;  ///< CPU and OS (YMM state enabled)
   bool fma = false;
   bool f16c = false;
-  bool avx512f = false;     ///< CPU and OS (ZMM state enabled); informational
+  bool avx512f = false;  ///< CPU and OS (ZMM state enabled); informational
   bool avx512bw = false;
   bool avx512vnni = false;
   bool avx_vnni = false;

@@ -23,20 +23,20 @@ namespace elmq {
 
 /// Values are part of the file format: never renumber.
 enum class QuantFormat : std::uint32_t {
-  kF32 = 1,             ///< "f32": float32 (the reference), 32 bpw
-  kF16 = 2,             ///< "f16": IEEE half, round to nearest even, 16 bpw
-  kBF16 = 3,            ///< "bf16": bfloat16, round to nearest even, 16 bpw
-  kInt8Channel = 4,     ///< "int8": +-127, fp32 scale per row, ~8 bpw
-  kQ8_0 = 5,            ///< "int8-g32" (Q8_0): +-127, fp16 scale per 32, 8.5 bpw
-  kInt4G32Sym = 6,      ///< "int4-g32": +-7, fp16 scale per 32, 4.5 bpw
-  kInt4G128Sym = 7,     ///< "int4-g128": +-7, fp16 scale per 128, 4.125 bpw
-  kInt4G32Asym = 8,     ///< "int4-g32-asym": 0..15, fp16 scale + min per 32, 5.0 bpw
-  kInt4G128Asym = 9,    ///< "int4-g128-asym": 0..15, fp16 scale + min per 128, 4.25 bpw
-  kInt4Channel = 10,    ///< "int4": +-7, fp32 scale per row (for GPTQ), ~4 bpw
-  kInt2G32Asym = 11,    ///< "int2-g32-asym": 0..3, fp16 scale + min per 32, 3.0 bpw
-  kInt2G64Asym = 12,    ///< "int2-g64-asym": 0..3, fp16 scale + min per 64, 2.5 bpw
-  kTernaryChannel = 13, ///< "ternary": {-1, 0, +1}, fp32 scale per row, 2 bits, ~2 bpw
-  kTernaryBase3 = 14,   ///< "ternary-base3": same values, 5 trits per byte, ~1.6 bpw
+  kF32 = 1,              ///< "f32": float32 (the reference), 32 bpw
+  kF16 = 2,              ///< "f16": IEEE half, round to nearest even, 16 bpw
+  kBF16 = 3,             ///< "bf16": bfloat16, round to nearest even, 16 bpw
+  kInt8Channel = 4,      ///< "int8": +-127, fp32 scale per row, ~8 bpw
+  kQ8_0 = 5,             ///< "int8-g32" (Q8_0): +-127, fp16 scale per 32, 8.5 bpw
+  kInt4G32Sym = 6,       ///< "int4-g32": +-7, fp16 scale per 32, 4.5 bpw
+  kInt4G128Sym = 7,      ///< "int4-g128": +-7, fp16 scale per 128, 4.125 bpw
+  kInt4G32Asym = 8,      ///< "int4-g32-asym": 0..15, fp16 scale + min per 32, 5.0 bpw
+  kInt4G128Asym = 9,     ///< "int4-g128-asym": 0..15, fp16 scale + min per 128, 4.25 bpw
+  kInt4Channel = 10,     ///< "int4": +-7, fp32 scale per row (for GPTQ), ~4 bpw
+  kInt2G32Asym = 11,     ///< "int2-g32-asym": 0..3, fp16 scale + min per 32, 3.0 bpw
+  kInt2G64Asym = 12,     ///< "int2-g64-asym": 0..3, fp16 scale + min per 64, 2.5 bpw
+  kTernaryChannel = 13,  ///< "ternary": {-1, 0, +1}, fp32 scale per row, 2 bits, ~2 bpw
+  kTernaryBase3 = 14,    ///< "ternary-base3": same values, 5 trits per byte, ~1.6 bpw
 };
 
 inline constexpr int kNumQuantFormats = 14;
@@ -59,8 +59,8 @@ struct FormatTraits {
   bool is_float;        ///< f32, f16, bf16: no codes or scales
   bool symmetric;       ///< w = scale * q (else w = scale * q + min)
   ScaleKind scale_kind;
-  int qmin, qmax;       ///< value-code range
-  int code_offset;      ///< stored code = q + code_offset (the "zero code" for symmetric formats)
+  int qmin, qmax;   ///< value-code range
+  int code_offset;  ///< stored code = q + code_offset (the "zero code" for symmetric formats)
 };
 
 /// The traits table entry of a format. @throws InvalidArgument for a value outside the enum.

@@ -53,10 +53,9 @@ ActivationQuant ActivationQuant::calibrated(float lo, float hi, bool asymmetric)
 }
 
 void QGemmOptions::validate() const {
-  ELMQ_CHECK_ARG(path == KernelPath::kAuto || path == KernelPath::kScalar ||
-                     path == KernelPath::kAvx2,
-                 "QGemmOptions: path must be kAuto, kScalar or kAvx2, got ",
-                 static_cast<std::uint32_t>(path));
+  ELMQ_CHECK_ARG(
+      path == KernelPath::kAuto || path == KernelPath::kScalar || path == KernelPath::kAvx2,
+      "QGemmOptions: path must be kAuto, kScalar or kAvx2, got ", static_cast<std::uint32_t>(path));
   ELMQ_CHECK_ARG(threads >= 0, "QGemmOptions: threads must be >= 0 (0 = all), got ", threads);
   activations.validate();
 }
@@ -127,12 +126,21 @@ void float_product(const ConstMatrixRef& x, const float* wdata, Index n, const f
     }
   };
   constexpr Index kRows = 256, kCols = 256;
-  if (m >= 2 * kRows) {
-    parallel_for_range(m, kRows, threads, [&](std::int64_t b, std::int64_t e) { block(b, e, 0, n); });
-  } else if (n >= 2 * kCols) {
-    parallel_for_range(n, kCols, threads, [&](std::int64_t b, std::int64_t e) { block(0, m, b, e); });
-  } else {
+  const bool by_rows = m >= 2 * kRows;
+  const Index len = by_rows ? m : n, grain = by_rows ? kRows : kCols;
+  auto range = [&](std::int64_t b, std::int64_t e) {
+    if (by_rows) {
+      block(b, e, 0, n);
+    } else {
+      block(0, m, b, e);
+    }
+  };
+  if (!by_rows && n < 2 * kCols) {
     block(0, m, 0, n);
+  } else if (threads <= 1) {
+    for (Index b = 0; b < len; b += grain) range(b, std::min(len, b + grain));  // no std::function
+  } else {
+    parallel_for_range(len, grain, threads, range);
   }
 }
 
@@ -224,8 +232,8 @@ void integer_product(const ConstMatrixRef& x, const QuantizedTensor& w, const fl
   });
 }
 
-void half_product(const ConstMatrixRef& x, const QuantizedTensor& w, const float* bias,
-                  MatrixRef y, const KernelTable& kt, int threads) {
+void half_product(const ConstMatrixRef& x, const QuantizedTensor& w, const float* bias, MatrixRef y,
+                  const KernelTable& kt, int threads) {
   const detail::QWeights wv = detail::QuantizedTensorAccess::view(w);
   const Index m = x.rows(), n = w.rows();
   const detail::QOut out{y.data(), y.outerStride(), bias};

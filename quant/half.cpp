@@ -20,9 +20,9 @@ float float_of(std::uint32_t u) {
 
 // Next representable half towards +infinity (x not NaN, not +inf).
 std::uint16_t half_next_up(std::uint16_t h) {
-  if (h == 0x8000) return 0x0001;      // -0 -> smallest positive subnormal
+  if (h == 0x8000) return 0x0001;                            // -0 -> smallest positive subnormal
   if (h & 0x8000) return static_cast<std::uint16_t>(h - 1);  // negative: magnitude shrinks
-  return static_cast<std::uint16_t>(h + 1);  // 0x7BFF + 1 = +inf
+  return static_cast<std::uint16_t>(h + 1);                  // 0x7BFF + 1 = +inf
 }
 
 }  // namespace
@@ -32,7 +32,7 @@ std::uint16_t float_to_half(float x) {
   std::uint32_t u = bits_of(x);
   const std::uint32_t sign = (u >> 16) & 0x8000u;
   u &= 0x7FFFFFFFu;
-  if (u >= 0x7F800000u) {                      // inf or NaN
+  if (u >= 0x7F800000u) {  // inf or NaN
     if (u == 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7C00u);
     return static_cast<std::uint16_t>(sign | 0x7E00u | ((u >> 13) & 0x3FFu));
   }

@@ -51,6 +51,21 @@ inline i64 hsum_epi32_i64(__m256i v) {
   return _mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1);
 }
 
+// Single-row (memory-bound) tiles prefetch the next tile's weights, which
+// follow the current rows in memory, at the pace they consume the current ones:
+// rows are short (a few KB), too short for the hardware stream prefetchers.
+#ifndef ELMQ_TUNE_NO_PREFETCH
+constexpr bool kPrefetchNextTile = true;
+#else
+constexpr bool kPrefetchNextTile = false;
+#endif
+
+inline void prefetch_span(const std::uint8_t* p, i64 bytes) {
+  for (i64 off = 0; off < bytes; off += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
+  }
+}
+
 inline float half_at(const std::uint8_t* p) {
   std::uint16_t h;
   std::memcpy(&h, p, 2);
@@ -87,7 +102,8 @@ void quantize_acts_avx2(const float* x, i64 x_stride, i64 rows, i64 k, i64 kp, i
     if (params.mode == kActDynamic) {
       __m256 vmax = _mm256_setzero_ps();
       i64 j = 0;
-      for (; j + 8 <= k; j += 8) vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(xr + j), absmask));
+      for (; j + 8 <= k; j += 8)
+        vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(xr + j), absmask));
       float amax = hmax_ps(vmax);
       for (; j < k; ++j) {
         const float a = xr[j] < 0.0f ? -xr[j] : xr[j];
@@ -211,7 +227,8 @@ struct Dec3x160 {  // byte j: trits j, j + 32, ..., j + 128 (see quant/blocks.h)
 // maddubs results may be summed in int16 (bound 32767 / (2 * cmax * 128) vectors).
 // kR x kC: register tile for batches; kC1: tile width for single rows.
 
-template <class D, bool Signed, bool Grouped, bool Asym, int Offset, int Flush, int R, int C, int C1>
+template <class D, bool Signed, bool Grouped, bool Asym, int Offset, int Flush, int R, int C,
+          int C1>
 struct Fmt {
   using Dec = D;
   static constexpr bool kSigned = Signed, kGrouped = Grouped, kAsym = Asym;
@@ -222,15 +239,15 @@ struct Fmt {
 
 using FmtInt8Channel = Fmt<Dec8, true, false, false, 0, 1, 2, 4, 4>;
 using FmtQ8G32 = Fmt<Dec8, true, true, false, 0, 1, 2, 4, 4>;
-using FmtInt4G32 = Fmt<Dec4x32, false, true, false, 8, 1, 2, 4, 4>;
+using FmtInt4G32 = Fmt<Dec4x32, false, true, false, 8, 1, 3, 2, 4>;
 using FmtInt4G128 = Fmt<Dec4x128, false, true, false, 8, 1, 2, 4, 4>;
-using FmtInt4G32Asym = Fmt<Dec4x32, false, true, true, 0, 1, 2, 4, 4>;
+using FmtInt4G32Asym = Fmt<Dec4x32, false, true, true, 0, 1, 3, 2, 4>;
 using FmtInt4G128Asym = Fmt<Dec4x128, false, true, true, 0, 1, 2, 4, 4>;
-using FmtInt4Channel = Fmt<Dec4x32, false, false, false, 8, 8, 2, 2, 4>;
-using FmtInt2G32Asym = Fmt<Dec2x32, false, true, true, 0, 1, 2, 4, 4>;
+using FmtInt4Channel = Fmt<Dec4x32, false, false, false, 8, 8, 3, 2, 4>;
+using FmtInt2G32Asym = Fmt<Dec2x32, false, true, true, 0, 1, 3, 2, 4>;
 using FmtInt2G64Asym = Fmt<Dec2x64, false, true, true, 0, 1, 2, 4, 4>;
-using FmtTernary = Fmt<Dec2x32, false, false, false, 1, 32, 2, 2, 4>;
-using FmtTernaryBase3 = Fmt<Dec3x160, false, false, false, 1, 12, 2, 2, 4>;
+using FmtTernary = Fmt<Dec2x32, false, false, false, 1, 32, 3, 2, 4>;
+using FmtTernaryBase3 = Fmt<Dec3x160, false, false, false, 1, 12, 3, 2, 4>;
 
 // ---------------------------------------------------------------- per-channel tile
 template <class F, int R, int C>
@@ -242,6 +259,8 @@ void channel_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& o
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
   for (int r = 0; r < R; ++r) ar[r] = a.q + (m + r) * a.q_stride;
   const __m256i ones = _mm256_set1_epi16(1);
+  // The next tile's rows start C rows further (the last tile re-reads itself).
+  [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
   i64 dot[R][C] = {};
   // int32 lanes gain < 2^16 per chunk (signed) or per flush (unsigned).
   constexpr i64 kSuper = 16384 * static_cast<i64>(F::kFlush);
@@ -252,6 +271,8 @@ void channel_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& o
       for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_si256();
     if constexpr (F::kSigned) {
       for (i64 ch = c0; ch < c1; ++ch) {
+        if constexpr (R == 1 && kPrefetchNextTile)
+          prefetch_span(next + ch * C * D::kBytes, C * D::kBytes);
         __m256i av[R], aa[R];
         for (int r = 0; r < R; ++r) {
           av[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + ch * 32));
@@ -272,6 +293,8 @@ void channel_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& o
         for (int r = 0; r < R; ++r)
           for (int c = 0; c < C; ++c) s16[r][c] = _mm256_setzero_si256();
         for (i64 x = ch; x < ce; ++x) {
+          if constexpr (R == 1 && kPrefetchNextTile)
+            prefetch_span(next + x * C * D::kBytes, C * D::kBytes);
           for (int v = 0; v < D::kNV; ++v) {
             __m256i av[R];
             for (int r = 0; r < R; ++r) {
@@ -322,22 +345,9 @@ void grouped_prepare(const QWeights& w, i64 n, float* ds, float* ms) {
   }
 }
 
-// sum_g x[g] * y[g], 8 groups at a time (the order depends only on n).
-inline float dot_f32(const float* x, const float* y, i64 n) {
-  __m256 acc = _mm256_setzero_ps();
-  i64 g = 0;
-  for (; g + 8 <= n; g += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + g), _mm256_loadu_ps(y + g), acc);
-  if (g < n) {
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - g)),
-                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    acc = _mm256_fmadd_ps(_mm256_maskload_ps(x + g, mask), _mm256_maskload_ps(y + g, mask), acc);
-  }
-  return hsum_ps(acc);
-}
-
 template <class F, int R, int C>
-void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* ds,
-                  const float* ms, const QOut& out) {
+void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* ds, const float* ms,
+                  const QOut& out) {
   using D = typename F::Dec;
   constexpr i64 kBlock = F::kHeader + D::kBytes;
   const i64 blocks = w.blocks_per_row;
@@ -353,8 +363,10 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
   for (i64 g = 0; g < blocks; ++g) {
-    __m256i dot[R][C];
+    if constexpr (R == 1 && kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
+    // Each product is folded into its accumulator right away (fewer live registers).
     if constexpr (D::kNV == 1) {
       __m256i av[R], aa[R], oa[R];
       for (int r = 0; r < R; ++r) {
@@ -364,6 +376,7 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
       }
       for (int c = 0; c < C; ++c) {
         const __m256i wv = D::decode(wr[c] + g * kBlock, 0);
+        const __m256 dv = _mm256_broadcast_ss(ds + c * blocks + g);
         for (int r = 0; r < R; ++r) {
           __m256i p;
           if constexpr (F::kSigned) {
@@ -372,7 +385,8 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
             p = _mm256_maddubs_epi16(wv, av[r]);
             if constexpr (kSymOffset) p = _mm256_sub_epi16(p, oa[r]);
           }
-          dot[r][c] = _mm256_madd_epi16(p, ones);
+          acc[r][c] =
+              _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), dv, acc[r][c]);
         }
       }
     } else {
@@ -384,8 +398,8 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
       for (int v = 0; v < D::kNV; ++v) {
         __m256i av[R];
         for (int r = 0; r < R; ++r) {
-          av[r] = _mm256_loadu_si256(
-              reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk + 32 * v));
+          av[r] =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk + 32 * v));
           if constexpr (kSymOffset) {
             so[r] = _mm256_add_epi16(so[r], _mm256_maddubs_epi16(off8, av[r]));
           }
@@ -397,26 +411,47 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
           }
         }
       }
-      for (int r = 0; r < R; ++r) {
-        for (int c = 0; c < C; ++c) {
+      for (int c = 0; c < C; ++c) {
+        const __m256 dv = _mm256_broadcast_ss(ds + c * blocks + g);
+        for (int r = 0; r < R; ++r) {
           __m256i t = s16[r][c];
           if constexpr (kSymOffset) t = _mm256_sub_epi16(t, so[r]);
-          dot[r][c] = _mm256_madd_epi16(t, ones);
+          acc[r][c] =
+              _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(t, ones)), dv, acc[r][c]);
         }
       }
     }
-    for (int c = 0; c < C; ++c) {
-      const __m256 dv = _mm256_broadcast_ss(ds + c * blocks + g);
-      for (int r = 0; r < R; ++r) {
-        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[r][c]), dv, acc[r][c]);
+  }
+  // Reduce the accumulators first: a call inside this loop would make GCC keep
+  // acc[][] in memory throughout the main loop.
+  float hs[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) hs[r][c] = hsum_ps(acc[r][c]);
+  if constexpr (F::kAsym) {
+    // The min term sum_g m_g A_g, 8 groups at a time for all pairs of the tile.
+    __m256 cacc[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) cacc[r][c] = _mm256_setzero_ps();
+    const float* gs[R];
+    for (int r = 0; r < R; ++r) gs[r] = a.gsum + (m + r) * a.gsum_stride;
+    for (i64 g = 0; g < blocks; g += 8) {
+      const __m256i mask =
+          _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(imin(8, blocks - g))),
+                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      __m256 av[R];
+      for (int r = 0; r < R; ++r) av[r] = _mm256_maskload_ps(gs[r] + g, mask);
+      for (int c = 0; c < C; ++c) {
+        const __m256 mv = _mm256_maskload_ps(ms + c * blocks + g, mask);
+        for (int r = 0; r < R; ++r) cacc[r][c] = _mm256_fmadd_ps(av[r], mv, cacc[r][c]);
       }
     }
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) hs[r][c] += hsum_ps(cacc[r][c]);
   }
   const float za = static_cast<float>(a.zero);
   for (int r = 0; r < R; ++r) {
     for (int c = 0; c < C; ++c) {
-      float v = hsum_ps(acc[r][c]);
-      if constexpr (F::kAsym) v += dot_f32(ms + c * blocks, a.gsum + (m + r) * a.gsum_stride, blocks);
+      const float v = hs[r][c];
       const float bias = out.bias ? out.bias[n + c] : 0.0f;
       out.y[(m + r) * out.y_stride + n + c] = a.scale[m + r] * (v + za * w.row_corr[n + c]) + bias;
     }
@@ -441,6 +476,14 @@ template <class F>
 void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
                   const QOut& out) {
   if constexpr (F::kGrouped) {
+    // Fewer rows than a tile (single vectors): the wider single-row tile.
+    if (m1 - m0 < F::kR) {
+      constexpr int C1 = F::kC1;
+      i64 n = n0;
+      for (; n + C1 <= n1; n += C1) grouped_columns<F, C1>(a, w, m0, m1, n, out);
+      for (; n < n1; ++n) grouped_columns<F, 1>(a, w, m0, m1, n, out);
+      return;
+    }
     constexpr int C = F::kC;
     i64 n = n0;
     for (; n + C <= n1; n += C) grouped_columns<F, C>(a, w, m0, m1, n, out);
@@ -464,18 +507,30 @@ void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64
 void int_gemm_avx2(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
                    const QOut& out) {
   switch (w.format) {
-    case kFmtInt8Channel: return int_gemm_fmt<FmtInt8Channel>(a, w, m0, m1, n0, n1, out);
-    case kFmtQ8_0: return int_gemm_fmt<FmtQ8G32>(a, w, m0, m1, n0, n1, out);
-    case kFmtInt4G32Sym: return int_gemm_fmt<FmtInt4G32>(a, w, m0, m1, n0, n1, out);
-    case kFmtInt4G128Sym: return int_gemm_fmt<FmtInt4G128>(a, w, m0, m1, n0, n1, out);
-    case kFmtInt4G32Asym: return int_gemm_fmt<FmtInt4G32Asym>(a, w, m0, m1, n0, n1, out);
-    case kFmtInt4G128Asym: return int_gemm_fmt<FmtInt4G128Asym>(a, w, m0, m1, n0, n1, out);
-    case kFmtInt4Channel: return int_gemm_fmt<FmtInt4Channel>(a, w, m0, m1, n0, n1, out);
-    case kFmtInt2G32Asym: return int_gemm_fmt<FmtInt2G32Asym>(a, w, m0, m1, n0, n1, out);
-    case kFmtInt2G64Asym: return int_gemm_fmt<FmtInt2G64Asym>(a, w, m0, m1, n0, n1, out);
-    case kFmtTernaryChannel: return int_gemm_fmt<FmtTernary>(a, w, m0, m1, n0, n1, out);
-    case kFmtTernaryBase3: return int_gemm_fmt<FmtTernaryBase3>(a, w, m0, m1, n0, n1, out);
-    default: return;  // the driver never passes another format
+    case kFmtInt8Channel:
+      return int_gemm_fmt<FmtInt8Channel>(a, w, m0, m1, n0, n1, out);
+    case kFmtQ8_0:
+      return int_gemm_fmt<FmtQ8G32>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt4G32Sym:
+      return int_gemm_fmt<FmtInt4G32>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt4G128Sym:
+      return int_gemm_fmt<FmtInt4G128>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt4G32Asym:
+      return int_gemm_fmt<FmtInt4G32Asym>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt4G128Asym:
+      return int_gemm_fmt<FmtInt4G128Asym>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt4Channel:
+      return int_gemm_fmt<FmtInt4Channel>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt2G32Asym:
+      return int_gemm_fmt<FmtInt2G32Asym>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt2G64Asym:
+      return int_gemm_fmt<FmtInt2G64Asym>(a, w, m0, m1, n0, n1, out);
+    case kFmtTernaryChannel:
+      return int_gemm_fmt<FmtTernary>(a, w, m0, m1, n0, n1, out);
+    case kFmtTernaryBase3:
+      return int_gemm_fmt<FmtTernaryBase3>(a, w, m0, m1, n0, n1, out);
+    default:
+      return;  // the driver never passes another format
   }
 }
 
@@ -502,7 +557,9 @@ void half_tile(const float* x, i64 x_stride, const QWeights& w, i64 m, i64 n, co
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
   for (i64 j = 0; j < k8; j += 8) {
+    if constexpr (R == 1 && kPrefetchNextTile) prefetch_span(next + j * 2 * C, 16 * C);
     __m256 wv[C];
     for (int c = 0; c < C; ++c) wv[c] = load_w8<BF16>(wr[c] + j);
     for (int r = 0; r < R; ++r) {
@@ -535,8 +592,8 @@ void half_tile(const float* x, i64 x_stride, const QWeights& w, i64 m, i64 n, co
 }
 
 template <bool BF16>
-void half_gemm_fmt(const float* x, i64 x_stride, const QWeights& w, i64 m0, i64 m1, i64 n0,
-                   i64 n1, const QOut& out) {
+void half_gemm_fmt(const float* x, i64 x_stride, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
+                   const QOut& out) {
   constexpr int R = 4, C = 3, C1 = 4;
   i64 m = m0;
   for (; m + R <= m1; m += R) {
@@ -551,8 +608,8 @@ void half_gemm_fmt(const float* x, i64 x_stride, const QWeights& w, i64 m0, i64 
   }
 }
 
-void half_gemm_avx2(const float* x, i64 x_stride, const QWeights& w, i64 m0, i64 m1, i64 n0,
-                    i64 n1, const QOut& out) {
+void half_gemm_avx2(const float* x, i64 x_stride, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
+                    const QOut& out) {
   if (w.format == kFmtBF16) {
     half_gemm_fmt<true>(x, x_stride, w, m0, m1, n0, n1, out);
   } else {

@@ -135,15 +135,16 @@ QuantizedTensor QuantizedTensor::from_codes(QuantFormat format,
                  " is a float format (use quantize)");
   const Index n = codes.rows(), k = codes.cols();
   const Index groups = format_groups_per_row(format, k);
-  ELMQ_CHECK_ARG(scales.rows() == n && scales.cols() == groups, "QuantizedTensor::from_codes: ",
-                 "scales is ", scales.rows(), " x ", scales.cols(), ", expected ", n, " x ", groups,
-                 " for ", t.name, " with ", k, " columns");
+  ELMQ_CHECK_ARG(scales.rows() == n && scales.cols() == groups,
+                 "QuantizedTensor::from_codes: ", "scales is ", scales.rows(), " x ", scales.cols(),
+                 ", expected ", n, " x ", groups, " for ", t.name, " with ", k, " columns");
   if (t.symmetric) {
     ELMQ_CHECK_ARG(mins.size() == 0, "QuantizedTensor::from_codes: format ", t.name,
                    " is symmetric, mins must be empty, got ", mins.rows(), " x ", mins.cols());
   } else {
-    ELMQ_CHECK_ARG(mins.rows() == n && mins.cols() == groups, "QuantizedTensor::from_codes: ",
-                   "mins is ", mins.rows(), " x ", mins.cols(), ", expected ", n, " x ", groups);
+    ELMQ_CHECK_ARG(mins.rows() == n && mins.cols() == groups,
+                   "QuantizedTensor::from_codes: ", "mins is ", mins.rows(), " x ", mins.cols(),
+                   ", expected ", n, " x ", groups);
   }
   for (Index r = 0; r < n; ++r) {
     for (Index g = 0; g < groups; ++g) {
@@ -176,7 +177,8 @@ QuantizedTensor QuantizedTensor::from_codes(QuantFormat format,
       } else {
         for (Index g = 0; g < groups; ++g) {
           detail::store_half(row + g * l.block_bytes, float_to_half(scales(r, g)));
-          if (!t.symmetric) detail::store_half(row + g * l.block_bytes + 2, float_to_half(mins(r, g)));
+          if (!t.symmetric)
+            detail::store_half(row + g * l.block_bytes + 2, float_to_half(mins(r, g)));
         }
       }
       for (Index c = 0; c < k; ++c) {
@@ -423,8 +425,8 @@ QuantizedTensor QuantizedTensor::load(const RecordReader& r) {
       for (Index k = 0; k < kp; ++k) {
         const int q_val = detail::get_code(l, row, k) - t.code_offset;
         if (q_val < t.qmin || q_val > t.qmax) {
-          r.fail(str_cat("code ", q_val, " at row ", row_i, " column ", k, " is outside [",
-                         t.qmin, ", ", t.qmax, "] of ", t.name));
+          r.fail(str_cat("code ", q_val, " at row ", row_i, " column ", k, " is outside [", t.qmin,
+                         ", ", t.qmax, "] of ", t.name));
         }
         if (k >= q.cols_ && q_val != 0) {
           r.fail(str_cat("padding column ", k, " of row ", row_i, " holds code ", q_val,

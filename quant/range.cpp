@@ -32,8 +32,10 @@ void RangeOptions::validate_for(Index cols) const {
 
 const char* range_method_name(RangeOptions::Method m) {
   switch (m) {
-    case RangeOptions::Method::kAbsMax: return "absmax";
-    case RangeOptions::Method::kMseSearch: return "mse-search";
+    case RangeOptions::Method::kAbsMax:
+      return "absmax";
+    case RangeOptions::Method::kMseSearch:
+      return "mse-search";
   }
   return "unknown";
 }
@@ -108,8 +110,8 @@ double shrink_factor(const RangeOptions& opt, int i) {
 
 float choose_symmetric_scale(const float* x, const float* importance, Index n, int qmax,
                              ScalePrecision precision, const RangeOptions& opt) {
-  ELMQ_CHECK_ARG(n >= 1 && qmax >= 1, "choose_symmetric_scale: need n >= 1 and qmax >= 1, got n=",
-                 n, ", qmax=", qmax);
+  ELMQ_CHECK_ARG(n >= 1 && qmax >= 1,
+                 "choose_symmetric_scale: need n >= 1 and qmax >= 1, got n=", n, ", qmax=", qmax);
   double amax = 0.0;
   for (Index i = 0; i < n; ++i) amax = std::max(amax, std::fabs(static_cast<double>(x[i])));
   ELMQ_CHECK_ARG(std::isfinite(amax), "choose_symmetric_scale: weights must be finite");
@@ -132,8 +134,8 @@ float choose_symmetric_scale(const float* x, const float* importance, Index n, i
 
 AffineParams choose_affine_params(const float* x, const float* importance, Index n, int qmax,
                                   ScalePrecision precision, const RangeOptions& opt) {
-  ELMQ_CHECK_ARG(n >= 1 && qmax >= 1, "choose_affine_params: need n >= 1 and qmax >= 1, got n=",
-                 n, ", qmax=", qmax);
+  ELMQ_CHECK_ARG(n >= 1 && qmax >= 1, "choose_affine_params: need n >= 1 and qmax >= 1, got n=", n,
+                 ", qmax=", qmax);
   double lo = x[0], hi = x[0];
   for (Index i = 1; i < n; ++i) {
     lo = std::min(lo, static_cast<double>(x[i]));
@@ -236,10 +238,11 @@ void choose_row_params(QuantFormat format, const float* row, Index cols, const R
 
 int quantize_value(const FormatTraits& traits, float x, float scale, float min) {
   ELMQ_CHECK_ARG(std::isfinite(x) && std::isfinite(scale) && std::isfinite(min),
-                 "quantize_value: x, scale and min must be finite, got ", x, ", ", scale, ", ", min);
+                 "quantize_value: x, scale and min must be finite, got ", x, ", ", scale, ", ",
+                 min);
   if (scale == 0.0f) return 0;
-  const double v = traits.symmetric ? static_cast<double>(x) / scale
-                                    : (static_cast<double>(x) - min) / scale;
+  const double v =
+      traits.symmetric ? static_cast<double>(x) / scale : (static_cast<double>(x) - min) / scale;
   double q = std::nearbyint(v);
   q = std::min<double>(std::max<double>(q, traits.qmin), traits.qmax);
   return static_cast<int>(q);

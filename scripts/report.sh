@@ -9,7 +9,11 @@ JOBS="${ELMQ_JOBS:-$(nproc)}"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh"
 launcher=()
-if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Relative paths in ccache's keys: clones in other folders share the cache.
+  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
+fi
 cmake -S "$ROOT" -B build/release -DCMAKE_BUILD_TYPE=Release -DELMQ_NATIVE=ON "${launcher[@]}" >/dev/null
 cmake --build build/release -j"$JOBS" --target elmq_cli
 mkdir -p report

@@ -16,7 +16,11 @@ cd "$ROOT"
 export VIRTUAL_ENV="$VENV"  # lets the C++ data registry find scikit-learn's data sets
 
 launcher=()
-if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Relative paths in ccache's keys: clones in other folders share the cache.
+  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
+fi
 
 step() { echo; echo "=== test: $* ($(date +%H:%M:%S))"; }
 

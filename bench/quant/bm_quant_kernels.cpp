@@ -121,17 +121,15 @@ void eigen_product(const RowMatrixXf& x, const RowMatrixXf& w, RowMatrixXf& y, i
   if (threads <= 1) {
     y.noalias() = x * w.transpose();
   } else if (m >= 64 * threads) {
-    elmq::parallel_for_range(m, (m + 4 * threads - 1) / (4 * threads), threads,
-                             [&](std::int64_t b, std::int64_t e) {
-                               y.middleRows(b, e - b).noalias() =
-                                   x.middleRows(b, e - b) * w.transpose();
-                             });
+    elmq::parallel_for_range(
+        m, (m + 4 * threads - 1) / (4 * threads), threads, [&](std::int64_t b, std::int64_t e) {
+          y.middleRows(b, e - b).noalias() = x.middleRows(b, e - b) * w.transpose();
+        });
   } else {
-    elmq::parallel_for_range(n, (n + 4 * threads - 1) / (4 * threads), threads,
-                             [&](std::int64_t b, std::int64_t e) {
-                               y.middleCols(b, e - b).noalias() =
-                                   x * w.middleRows(b, e - b).transpose();
-                             });
+    elmq::parallel_for_range(
+        n, (n + 4 * threads - 1) / (4 * threads), threads, [&](std::int64_t b, std::int64_t e) {
+          y.middleCols(b, e - b).noalias() = x * w.middleRows(b, e - b).transpose();
+        });
   }
 }
 
@@ -170,9 +168,8 @@ void bm_qgemm(benchmark::State& state, Shape s, int threads, QuantFormat f) {
 }
 
 void register_all() {
-  const Shape shapes[] = {{1, 784, 2000},   {32, 784, 2000},  {256, 784, 2000},
-                          {10000, 784, 2000}, {1, 4096, 4096}, {32, 4096, 4096},
-                          {256, 4096, 4096}};
+  const Shape shapes[] = {{1, 784, 2000},  {32, 784, 2000},  {256, 784, 2000}, {10000, 784, 2000},
+                          {1, 4096, 4096}, {32, 4096, 4096}, {256, 4096, 4096}};
   for (int threads : {1, 2}) {
     for (const Shape& s : shapes) {
       g_keys.emplace_back(s.batch, s.k, s.n, threads);
@@ -208,9 +205,9 @@ void print_table(bool cpu) {
     if (it == g_format_seconds.end() || !g_eigen_seconds.count(k)) continue;
     const Seconds& e = g_eigen_seconds[k];
     char label[64];
-    std::snprintf(label, sizeof(label), "%lld/%lld/%lld/%d",
-                  static_cast<long long>(std::get<0>(k)), static_cast<long long>(std::get<1>(k)),
-                  static_cast<long long>(std::get<2>(k)), std::get<3>(k));
+    std::snprintf(label, sizeof(label), "%lld/%lld/%lld/%d", static_cast<long long>(std::get<0>(k)),
+                  static_cast<long long>(std::get<1>(k)), static_cast<long long>(std::get<2>(k)),
+                  std::get<3>(k));
     std::printf("%-24s", label);
     for (const std::string& n : names) {
       auto r = it->second.find(n);

@@ -111,7 +111,6 @@ def _check_sample_weight(sample_weight: Any, n_samples: int) -> Optional[np.ndar
 class _BaseELM(BaseEstimator):
     """Shared parameters, configuration, persistence and prediction plumbing."""
 
-    _task_kind = "base"
 
     def __init__(
         self,
@@ -406,7 +405,6 @@ class ELMClassifier(ClassifierMixin, _BaseELM):
     C++ ``ElmModel::save``, with the training statistics when the model has them.
     """
 
-    _task_kind = "classification"
 
     def __init__(
         self,
@@ -726,7 +724,6 @@ keep_training_state
     for a 1-D y, else (n_samples, n_outputs).
     """
 
-    _task_kind = "regression"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

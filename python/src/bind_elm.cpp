@@ -11,6 +11,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "elm/common/errors.h"
 #include "elm/common/matrix.h"
 #include "elm/elm_model.h"
 #include "elm/hidden_layer.h"
@@ -139,8 +140,13 @@ int64 arrays (n_samples,); sample_weight: float32 (n_samples,) or empty.
 Other dtypes or layouts raise TypeError (no silent copies). The GIL is
 released during training and prediction. Pickles through to_bytes/from_bytes.
 )doc");
-  cls.def(py::init<ElmConfig>(), py::arg("config") = ElmConfig(),
-          "Raises ValueError if the config is invalid.");
+  cls.def(py::init<ElmConfig>(), py::arg_v("config", ElmConfig(), "ElmConfig()"),
+          "Raises ValueError if the config is invalid.")
+      .def("__repr__", [](const ElmModel& self) {
+        if (!self.fitted()) return std::string("<ElmModel (not fitted)>");
+        return str_cat("<ElmModel ", task_name(self.task()), ": ", self.n_features(), " features -> ",
+                       self.config().hidden.describe(), " -> ", self.n_outputs(), " outputs>");
+      });
 
   // ---------------------------------------------------------------- training
   cls.def(

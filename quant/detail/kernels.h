@@ -54,8 +54,8 @@ struct ActQuantParams {
 struct QActs {
   const std::int8_t* q;
   std::int64_t q_stride;
-  const float* scale;      ///< per row
-  const float* gsum;       ///< per row x groups: sum of q over each padded group (grouped formats)
+  const float* scale;  ///< per row
+  const float* gsum;   ///< per row x groups: sum of q over each padded group (grouped formats)
   std::int64_t gsum_stride;
   const std::int64_t* rsum;  ///< per row: sum of q over the padded row (per-channel formats)
   std::int32_t zero;         ///< zero offset of q (0 for symmetric modes)
@@ -68,7 +68,7 @@ struct QWeights {
   std::int64_t rows, cols, padded_cols;
   std::int64_t blocks_per_row;
   std::int64_t block_bytes;
-  std::int64_t row_stride;       ///< bytes between rows of `data` (blocks only)
+  std::int64_t row_stride;  ///< bytes between rows of `data` (blocks only)
   const std::uint8_t* data;
   const float* row_scale;        ///< per-channel formats: fp32 scale per row
   const std::int64_t* code_sum;  ///< per-channel: sum of stored codes over the padded row

@@ -135,8 +135,10 @@ TEST(ElmModel, PartialFitEqualsFitTightlyWhenWellConditioned) {
     const Index m = std::min<Index>(70, 500 - b);
     inc.partial_fit(train.x.middleRows(b, m), train.y.segment(b, m), b == 0 ? classes : LabelVector());
   }
+  // Float32 products inside each chunk (Eigen's or OpenBLAS's kernels round
+  // differently): 5e-5 relative at cond(G + lambda I) of a few hundred.
   const float rel = (inc.beta() - full.beta()).norm() / full.beta().norm();
-  EXPECT_LT(rel, 1e-5f);
+  EXPECT_LT(rel, 5e-5f);
 }
 
 TEST(ElmModel, AccumulateThenSolveEqualsPartialFit) {

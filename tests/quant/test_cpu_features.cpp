@@ -1,10 +1,9 @@
-#include "quant/cpu_features.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "elm/common/errors.h"
+#include "quant/cpu_features.h"
 
 namespace elmq {
 namespace {

@@ -1,5 +1,3 @@
-#include "quant/formats.h"
-
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -8,6 +6,7 @@
 #include "elm/common/errors.h"
 #include "quant/blocks.h"
 #include "quant/detail/codec.h"
+#include "quant/formats.h"
 #include "quant/quantized_tensor.h"
 #include "quant_test_util.h"
 
@@ -113,12 +112,12 @@ TEST(Formats, MemoryTable2000x784) {
     std::uint64_t bytes;
   };
   const Row expected[] = {
-      {QuantFormat::kF32, 6272000},          {QuantFormat::kF16, 3136000},
-      {QuantFormat::kBF16, 3136000},         {QuantFormat::kInt8Channel, 1608000},
-      {QuantFormat::kQ8_0, 1700000},         {QuantFormat::kInt4G32Sym, 900000},
-      {QuantFormat::kInt4G128Sym, 924000},   {QuantFormat::kInt4G32Asym, 1000000},
-      {QuantFormat::kInt4G128Asym, 952000},  {QuantFormat::kInt4Channel, 808000},
-      {QuantFormat::kInt2G32Asym, 600000},   {QuantFormat::kInt2G64Asym, 520000},
+      {QuantFormat::kF32, 6272000},           {QuantFormat::kF16, 3136000},
+      {QuantFormat::kBF16, 3136000},          {QuantFormat::kInt8Channel, 1608000},
+      {QuantFormat::kQ8_0, 1700000},          {QuantFormat::kInt4G32Sym, 900000},
+      {QuantFormat::kInt4G128Sym, 924000},    {QuantFormat::kInt4G32Asym, 1000000},
+      {QuantFormat::kInt4G128Asym, 952000},   {QuantFormat::kInt4Channel, 808000},
+      {QuantFormat::kInt2G32Asym, 600000},    {QuantFormat::kInt2G64Asym, 520000},
       {QuantFormat::kTernaryChannel, 408000}, {QuantFormat::kTernaryBase3, 328000},
   };
   std::printf("%-16s %12s %8s %8s\n", "format", "bytes", "bpw", "vs f32");

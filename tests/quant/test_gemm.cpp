@@ -1,16 +1,42 @@
-#include "quant/gemm.h"
-
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "elm/common/errors.h"
 #include "elm/common/rng.h"
 #include "quant/cpu_features.h"
+#include "quant/gemm.h"
 #include "quant_test_util.h"
+
+// Counts heap allocations (replacing the global operator new for this test
+// binary) to check that a warmed-up single-row product allocates nothing.
+namespace {
+std::atomic<long> g_allocations{0};
+void* counted_alloc(std::size_t n, std::size_t align) {
+  ++g_allocations;
+  n = n == 0 ? 1 : n;
+  void* p = align <= alignof(std::max_align_t)
+                ? std::malloc(n)
+                : std::aligned_alloc(align, (n + align - 1) / align * align);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return counted_alloc(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted_alloc(n, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 namespace elmq {
 namespace {
@@ -52,7 +78,8 @@ QuantizedTensor integer_weights(QuantFormat f, Index n, Index k, std::uint64_t s
   Rng rng(seed);
   CodeMatrix c(n, k);
   for (Index i = 0; i < c.size(); ++i) {
-    c.data()[i] = static_cast<std::int8_t>(t.qmin + static_cast<int>(rng.below(t.qmax - t.qmin + 1)));
+    c.data()[i] =
+        static_cast<std::int8_t>(t.qmin + static_cast<int>(rng.below(t.qmax - t.qmin + 1)));
   }
   const Index g = format_groups_per_row(f, k);
   RowMatrixXf s(n, g), m;
@@ -100,8 +127,8 @@ TEST_P(IntFormat, EveryPathIsExactOnIntegerData) {
                   << format_name(f) << " " << kernel_path_name(p) << " sym k=" << k << " n=" << n
                   << " batch=" << batch << " (" << i << "," << j << ")";
               ASSERT_EQ(y2(i, j), static_cast<float>(ya(i, j)))
-                  << format_name(f) << " " << kernel_path_name(p) << " asym k=" << k
-                  << " n=" << n << " batch=" << batch << " (" << i << "," << j << ")";
+                  << format_name(f) << " " << kernel_path_name(p) << " asym k=" << k << " n=" << n
+                  << " batch=" << batch << " (" << i << "," << j << ")";
             }
           }
         }
@@ -184,8 +211,8 @@ TEST_P(AnyFormat, BatchThreadsAndBlockingDoNotChangeResults) {
     if (f == QuantFormat::kF32) continue;  // Eigen's own blocking depends on the shape
     for (Index i : {0, 1, 37, 69}) {
       const RowMatrixXf yi = qgemm(x.row(i), w, bias.data(), opts(p, ActivationQuant(), 1));
-      EXPECT_EQ(yi.row(0), y1.row(i)) << format_name(f) << " " << kernel_path_name(p) << " row "
-                                      << i;
+      EXPECT_EQ(yi.row(0), y1.row(i))
+          << format_name(f) << " " << kernel_path_name(p) << " row " << i;
     }
     // Output written into a strided block of a larger matrix.
     RowMatrixXf big = RowMatrixXf::Constant(80, 320, -7.0f);
@@ -193,6 +220,38 @@ TEST_P(AnyFormat, BatchThreadsAndBlockingDoNotChangeResults) {
     EXPECT_EQ(RowMatrixXf(big.block(3, 5, 70, 301)), y1);
     EXPECT_EQ(big(2, 5), -7.0f);
     EXPECT_EQ(big(3, 306), -7.0f);
+  }
+}
+
+// x as a block of a wider matrix whose other columns hold inf: kernels must
+// not read (or multiply by zero) anything beyond each row's K columns.
+TEST_P(AnyFormat, ReadsNothingBeyondTheRowsOfX) {
+  const QuantFormat f = GetParam();
+  for (Index k : {5, 13, 37}) {
+    const QuantizedTensor w = QuantizedTensor::quantize(test::normal_matrix(9, k, 65), f);
+    RowMatrixXf big = RowMatrixXf::Constant(6, k + 8, std::numeric_limits<float>::infinity());
+    big.leftCols(k) = test::normal_matrix(6, k, 66);
+    const RowMatrixXf compact = big.leftCols(k);
+    for (KernelPath p : paths()) {
+      const RowMatrixXf y = qgemm(big.leftCols(k), w, nullptr, opts(p));
+      EXPECT_TRUE(y.allFinite()) << format_name(f) << " " << kernel_path_name(p);
+      EXPECT_EQ(y, qgemm(compact, w, nullptr, opts(p))) << format_name(f);
+    }
+  }
+}
+
+TEST_P(AnyFormat, SingleRowProductAllocatesNothingOnceWarm) {
+  const QuantFormat f = GetParam();
+  const QuantizedTensor w = QuantizedTensor::quantize(test::normal_matrix(700, 300, 63), f);
+  const RowMatrixXf x = test::normal_matrix(1, 300, 64);
+  RowMatrixXf y(1, 700);
+  const VectorXf bias = VectorXf::Ones(700);
+  for (KernelPath p : paths()) {
+    const QGemmOptions o = opts(p, ActivationQuant(), 1);
+    qgemm(x, w, bias.data(), y, o);  // warm-up: per-thread buffers grow once
+    const long before = g_allocations.load();
+    for (int i = 0; i < 3; ++i) qgemm(x, w, bias.data(), y, o);
+    EXPECT_EQ(g_allocations.load() - before, 0) << format_name(f) << " " << kernel_path_name(p);
   }
 }
 
@@ -236,7 +295,8 @@ TEST(QGemm, SaturationCasesAreExact) {
     c.row(0).setConstant(127);
     c.row(1).setConstant(-127);
     const Index g = format_groups_per_row(f, k);
-    const QuantizedTensor w = QuantizedTensor::from_codes(f, c, RowMatrixXf::Ones(2, g), RowMatrixXf());
+    const QuantizedTensor w =
+        QuantizedTensor::from_codes(f, c, RowMatrixXf::Ones(2, g), RowMatrixXf());
     RowMatrixXf x(2, k);
     x.row(0).setConstant(127.0f);
     x.row(1).setConstant(-127.0f);
@@ -274,8 +334,8 @@ TEST(QGemm, SaturationCasesAreExact) {
   const Index k = 1200000;
   CodeMatrix c(1, k);
   c.setConstant(-127);
-  const QuantizedTensor w =
-      QuantizedTensor::from_codes(QuantFormat::kInt8Channel, c, RowMatrixXf::Ones(1, 1), RowMatrixXf());
+  const QuantizedTensor w = QuantizedTensor::from_codes(QuantFormat::kInt8Channel, c,
+                                                        RowMatrixXf::Ones(1, 1), RowMatrixXf());
   const RowMatrixXf x = RowMatrixXf::Constant(1, k, -255.0f);  // zero point 255: u = 0, a = -128
   for (KernelPath p : paths()) {
     const RowMatrixXf y = qgemm(x, w, nullptr, opts(p, static_asym(1.0f, 255)));
@@ -284,11 +344,12 @@ TEST(QGemm, SaturationCasesAreExact) {
 }
 
 TEST(QGemm, EmptyAndDegenerateShapes) {
-  const QuantizedTensor w = QuantizedTensor::quantize(test::normal_matrix(4, 10, 80),
-                                                      QuantFormat::kInt4G32Sym);
+  const QuantizedTensor w =
+      QuantizedTensor::quantize(test::normal_matrix(4, 10, 80), QuantFormat::kInt4G32Sym);
   const float bias[4] = {1, 2, 3, 4};
   EXPECT_EQ(qgemm(RowMatrixXf(0, 10), w, bias).rows(), 0);
-  const QuantizedTensor w0 = QuantizedTensor::quantize(RowMatrixXf(4, 0), QuantFormat::kInt8Channel);
+  const QuantizedTensor w0 =
+      QuantizedTensor::quantize(RowMatrixXf(4, 0), QuantFormat::kInt8Channel);
   const RowMatrixXf y0 = qgemm(RowMatrixXf(3, 0), w0, bias);
   for (Index i = 0; i < 3; ++i)
     for (Index j = 0; j < 4; ++j) EXPECT_EQ(y0(i, j), bias[j]);
@@ -302,8 +363,8 @@ TEST(QGemm, EmptyAndDegenerateShapes) {
 }
 
 TEST(QGemm, RejectsBadArguments) {
-  const QuantizedTensor w = QuantizedTensor::quantize(test::normal_matrix(4, 10, 90),
-                                                      QuantFormat::kInt8Channel);
+  const QuantizedTensor w =
+      QuantizedTensor::quantize(test::normal_matrix(4, 10, 90), QuantFormat::kInt8Channel);
   const RowMatrixXf x = test::normal_matrix(3, 10, 91);
   EXPECT_THROW(qgemm(test::normal_matrix(3, 11, 92), w), InvalidArgument);
   RowMatrixXf y(3, 5);
@@ -343,7 +404,7 @@ TEST(ActivationQuant, Calibrated) {
   const ActivationQuant a = ActivationQuant::calibrated(-1.0f, 3.0f, true);
   EXPECT_EQ(a.mode, ActivationQuant::Mode::kStaticAsymmetric);
   EXPECT_FLOAT_EQ(a.scale, 4.0f / 255.0f);
-  EXPECT_EQ(a.zero_point, 64);  // nearbyint(63.75)
+  EXPECT_EQ(a.zero_point, 64);                                              // nearbyint(63.75)
   const ActivationQuant r = ActivationQuant::calibrated(0.5f, 6.0f, true);  // after ReLU
   EXPECT_EQ(r.zero_point, 0);
   EXPECT_FLOAT_EQ(r.scale, 6.0f / 255.0f);
@@ -351,8 +412,8 @@ TEST(ActivationQuant, Calibrated) {
   EXPECT_THROW(ActivationQuant::calibrated(1.0f, 0.0f, false), InvalidArgument);
   EXPECT_NO_THROW(a.validate());
   // Static activations inside the calibrated range: the product error is within half a step.
-  const QuantizedTensor w = QuantizedTensor::quantize(test::normal_matrix(5, 64, 93),
-                                                      QuantFormat::kInt8Channel);
+  const QuantizedTensor w =
+      QuantizedTensor::quantize(test::normal_matrix(5, 64, 93), QuantFormat::kInt8Channel);
   RowMatrixXf x = (test::normal_matrix(4, 64, 94).array().abs() * 0.9f).cwiseMin(2.9f).matrix();
   RowMatrixXf y_ref(4, 5);
   qgemm_dequantized(x, w, nullptr, y_ref, 1);

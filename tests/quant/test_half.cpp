@@ -1,5 +1,3 @@
-#include "quant/half.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +6,7 @@
 #include <map>
 
 #include "elm/common/rng.h"
+#include "quant/half.h"
 
 namespace elmq {
 namespace {
@@ -30,9 +29,9 @@ TEST(Half, KnownBitPatterns) {
   EXPECT_EQ(float_to_half(-2.0f), 0xC000);
   EXPECT_EQ(float_to_half(0.5f), 0x3800);
   EXPECT_EQ(float_to_half(65504.0f), 0x7BFF);
-  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -14)), 0x0400);          // smallest normal
-  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);          // smallest subnormal
-  EXPECT_EQ(float_to_half(std::ldexp(1023.0f, -24)), 0x03FF);       // largest subnormal
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -14)), 0x0400);     // smallest normal
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);     // smallest subnormal
+  EXPECT_EQ(float_to_half(std::ldexp(1023.0f, -24)), 0x03FF);  // largest subnormal
   EXPECT_EQ(float_to_half(std::numeric_limits<float>::infinity()), 0x7C00);
   EXPECT_EQ(float_to_half(-std::numeric_limits<float>::infinity()), 0xFC00);
   EXPECT_EQ(float_to_half(1e-30f), 0x0000);

@@ -1,5 +1,3 @@
-#include "quant/quantized_tensor.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +9,7 @@
 #include "elm/common/errors.h"
 #include "elm/common/serialize.h"
 #include "quant/half.h"
+#include "quant/quantized_tensor.h"
 #include "quant_test_util.h"
 
 namespace elmq {
@@ -25,20 +24,34 @@ INSTANTIATE_TEST_SUITE_P(Quant, EveryFormat, ::testing::ValuesIn(all_formats()),
 // each format's budget, about 1.2x the value measured with this seed.
 double rms_budget(QuantFormat f) {
   switch (f) {
-    case QuantFormat::kF32: return 0.0;
-    case QuantFormat::kF16: return 3e-4;
-    case QuantFormat::kBF16: return 3e-3;
-    case QuantFormat::kInt8Channel: return 0.012;
-    case QuantFormat::kQ8_0: return 0.008;
-    case QuantFormat::kInt4G32Sym: return 0.13;
-    case QuantFormat::kInt4G128Sym: return 0.16;
-    case QuantFormat::kInt4G32Asym: return 0.10;
-    case QuantFormat::kInt4G128Asym: return 0.12;
-    case QuantFormat::kInt4Channel: return 0.20;
-    case QuantFormat::kInt2G32Asym: return 0.48;
-    case QuantFormat::kInt2G64Asym: return 0.54;
-    case QuantFormat::kTernaryChannel: return 0.62;
-    case QuantFormat::kTernaryBase3: return 0.62;
+    case QuantFormat::kF32:
+      return 0.0;
+    case QuantFormat::kF16:
+      return 3e-4;
+    case QuantFormat::kBF16:
+      return 3e-3;
+    case QuantFormat::kInt8Channel:
+      return 0.012;
+    case QuantFormat::kQ8_0:
+      return 0.008;
+    case QuantFormat::kInt4G32Sym:
+      return 0.13;
+    case QuantFormat::kInt4G128Sym:
+      return 0.16;
+    case QuantFormat::kInt4G32Asym:
+      return 0.10;
+    case QuantFormat::kInt4G128Asym:
+      return 0.12;
+    case QuantFormat::kInt4Channel:
+      return 0.20;
+    case QuantFormat::kInt2G32Asym:
+      return 0.48;
+    case QuantFormat::kInt2G64Asym:
+      return 0.54;
+    case QuantFormat::kTernaryChannel:
+      return 0.62;
+    case QuantFormat::kTernaryBase3:
+      return 0.62;
   }
   return 0.0;
 }
@@ -121,10 +134,10 @@ TEST_P(EveryFormat, MseSearchIsNoWorseThanAbsMax) {
   const RowMatrixXf d_abs = QuantizedTensor::quantize(w, f).dequantize();
   const RowMatrixXf d_mse = QuantizedTensor::quantize(w, f, mse).dequantize();
   for (Index r = 0; r < w.rows(); ++r) {
-    const double e_abs = ((d_abs.row(r) - w.row(r)).array().square() *
-                          mse.importance.transpose().array()).sum();
-    const double e_mse = ((d_mse.row(r) - w.row(r)).array().square() *
-                          mse.importance.transpose().array()).sum();
+    const double e_abs =
+        ((d_abs.row(r) - w.row(r)).array().square() * mse.importance.transpose().array()).sum();
+    const double e_mse =
+        ((d_mse.row(r) - w.row(r)).array().square() * mse.importance.transpose().array()).sum();
     EXPECT_LE(e_mse, e_abs * (1 + 1e-4)) << format_name(f) << " row " << r;
   }
 }
@@ -246,8 +259,8 @@ std::string rewrite(const QuantizedTensor& q, std::uint32_t replace_tag, const s
   const std::string file = src.finish(FileKind::kQuantizedElm, 1);
   const RecordReader rd(file, FileKind::kQuantizedElm, 1);
   RecordWriter out;
-  for (std::uint32_t t : {tag("QVER"), tag("QFMT"), tag("QROW"), tag("QCOL"), tag("QDAT"),
-                          tag("QSCL")}) {
+  for (std::uint32_t t :
+       {tag("QVER"), tag("QFMT"), tag("QROW"), tag("QCOL"), tag("QDAT"), tag("QSCL")}) {
     if (!rd.has(t)) continue;
     if (t == replace_tag) {
       if (!drop) out.put_bytes(t, bytes.data(), bytes.size());
@@ -272,8 +285,7 @@ void expect_format_error(const std::string& file, const std::string& needle) {
 }
 
 std::string data_of(const QuantizedTensor& q) {
-  return std::string(reinterpret_cast<const char*>(q.block_data()),
-                     q.row_block_bytes() * q.rows());
+  return std::string(reinterpret_cast<const char*>(q.block_data()), q.row_block_bytes() * q.rows());
 }
 
 TEST(QuantizedTensorFile, RejectsCorruptRecords) {

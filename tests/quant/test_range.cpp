@@ -1,5 +1,3 @@
-#include "quant/range.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +7,7 @@
 
 #include "elm/common/errors.h"
 #include "quant/half.h"
+#include "quant/range.h"
 #include "quant_test_util.h"
 
 namespace elmq {
@@ -172,7 +171,7 @@ TEST(Range, QuantizeValueRoundsHalfToEvenAndClamps) {
   EXPECT_EQ(quantize_value(i8, -1000.0f, 1.0f, 0.0f), -127);  // restricted range
   EXPECT_EQ(quantize_value(i8, 5.0f, 0.0f, 0.0f), 0);
   const FormatTraits& a4 = format_traits(QuantFormat::kInt4G32Asym);
-  EXPECT_EQ(quantize_value(a4, 1.25f, 0.5f, -1.0f), 4);   // (1.25 + 1) / 0.5 = 4.5 -> 4
+  EXPECT_EQ(quantize_value(a4, 1.25f, 0.5f, -1.0f), 4);  // (1.25 + 1) / 0.5 = 4.5 -> 4
   EXPECT_EQ(quantize_value(a4, -5.0f, 0.5f, -1.0f), 0);
   EXPECT_EQ(quantize_value(a4, 50.0f, 0.5f, -1.0f), 15);
   EXPECT_FLOAT_EQ(dequantize_value(a4, 4, 0.5f, -1.0f), 1.0f);
@@ -189,11 +188,11 @@ TEST(Range, RowParamsPerFormat) {
   std::vector<float> s(4), m(4);
   choose_row_params(QuantFormat::kInt4G32Asym, w.data(), 100, RangeOptions(), s.data(), m.data());
   for (int g = 0; g < 4; ++g) EXPECT_GT(s[g], 0.0f);
-  EXPECT_THROW(choose_row_params(QuantFormat::kF16, w.data(), 100, RangeOptions(), s.data(),
-                                 m.data()),
-               InvalidArgument);
-  EXPECT_THROW(choose_row_params(QuantFormat::kInt4G32Asym, w.data(), 100, RangeOptions(),
-                                 s.data(), nullptr),
+  EXPECT_THROW(
+      choose_row_params(QuantFormat::kF16, w.data(), 100, RangeOptions(), s.data(), m.data()),
+      InvalidArgument);
+  EXPECT_THROW(choose_row_params(QuantFormat::kInt4G32Asym, w.data(), 100, RangeOptions(), s.data(),
+                                 nullptr),
                InvalidArgument);
   RangeOptions bad;
   bad.importance = VectorXf::Ones(99);

@@ -1,13 +1,13 @@
 // Test helpers for elm/online_elm: seeded synthetic streams and the digits data.
 #pragma once
 
-#include <cmath>
-#include <cstdint>
-#include <string>
+#include <gtest/gtest.h>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
-#include <gtest/gtest.h>
+#include <cmath>
+#include <cstdint>
+#include <string>
 
 #include "elm/common/errors.h"
 #include "elm/common/matrix.h"
@@ -44,7 +44,7 @@ inline Blobs make_blobs(Index n, Index d, Index k, std::uint64_t seed, double sp
 /// sklearn's digits (1797 x 64, 10 classes), split 75/25 with seed 0, or
 /// nullptr when the data files are not installed.
 inline const DatasetSplit* digits() {
-  static const DatasetSplit* cached = [] () -> const DatasetSplit* {
+  static const DatasetSplit* cached = []() -> const DatasetSplit* {
     try {
       return new DatasetSplit(load_dataset("digits"));
     } catch (const IoError&) {
@@ -54,9 +54,10 @@ inline const DatasetSplit* digits() {
   return cached;
 }
 
-#define ELMQ_REQUIRE_DIGITS()                                                        \
-  const ::elmq::DatasetSplit* data = ::elmq::online_test::digits();                  \
-  if (data == nullptr) GTEST_SKIP() << "sklearn digits data not installed (see elm/data/datasets.h)"
+#define ELMQ_REQUIRE_DIGITS()                                                    \
+  const ::elmq::DatasetSplit* data = ::elmq::online_test::digits();              \
+  if (data == nullptr) GTEST_SKIP() << "sklearn digits data not installed (see " \
+                                       "elm/data/datasets.h)"
 
 /// An ELM config with one tanh group of L neurons and a fixed lambda.
 inline ElmConfig small_config(Index L, double lambda, std::uint64_t seed = 7) {

@@ -1,14 +1,13 @@
 // OnlineElm: equivalence with the batch ridge solution, forgetting, unlearning,
 // class growth, save/resume, conversion and input checks.
-#include "elm/online_elm.h"
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "elm/common/errors.h"
+#include "elm/online_elm.h"
 #include "elm/ridge_solver.h"
 #include "online_test_util.h"
 
@@ -71,18 +70,19 @@ TEST_P(OnlineEquivalence, StreamedDigitsEqualBatchRidge) {
   // hidden activations (what every path approximates).
   const RowMatrixXd h = c.block_rows == 1 ? online_test::hidden_double_rows(online, x)
                                           : online_test::hidden_double(online, x);
-  const RowMatrixXd truth = online_test::exact_ridge(h, online_test::one_hot(y, 10), VectorXd(),
-                                                     kDigitsLambda);
+  const RowMatrixXd truth =
+      online_test::exact_ridge(h, online_test::one_hot(y, 10), VectorXd(), kDigitsLambda);
   const double err_truth = rel_max_err(online.beta(), truth);
   // The batch model: same scaler (fitted on x), same hidden layer, same lambda.
   ElmModel batch(cfg);
   batch.fit(x, y);
   const double err_batch = rel_max_err(online.beta(), batch.beta());
   const double batch_vs_truth = rel_max_err(batch.beta(), truth);
-  std::printf("[ %s, block %lld ] cond %.3g; rel err vs double ridge %.3g, vs batch ElmModel %.3g "
-              "(batch vs double ridge %.3g)\n",
-              state_precision_name(c.precision), static_cast<long long>(c.block_rows),
-              online_test::condition(h, kDigitsLambda), err_truth, err_batch, batch_vs_truth);
+  std::printf(
+      "[ %s, block %lld ] cond %.3g; rel err vs double ridge %.3g, vs batch ElmModel %.3g "
+      "(batch vs double ridge %.3g)\n",
+      state_precision_name(c.precision), static_cast<long long>(c.block_rows),
+      online_test::condition(h, kDigitsLambda), err_truth, err_batch, batch_vs_truth);
   const bool f32 = c.precision == StatePrecision::kFloat32;
   EXPECT_LT(err_truth, f32 ? kTolTruthF32 : kTolTruthF64);
   EXPECT_LT(err_batch, kTolBatch);
@@ -145,9 +145,10 @@ TEST(OnlineElm, WeightedStreamEqualsWeightedBatchFit) {
   const auto b = make_blobs(400, 5, 3, 12);
   const ElmConfig cfg = small_config(48, 0.3);
   VectorXf w(b.x.rows());
-  for (Index i = 0; i < w.size(); ++i) w[i] = (i % 5 == 0) ? 0.0f : 0.25f * static_cast<float>(1 + i % 4);
-  OnlineElm online = OnlineElm::create(cfg, online_config(StatePrecision::kFloat64, 64), b.x,
-                                       LabelVector());
+  for (Index i = 0; i < w.size(); ++i)
+    w[i] = (i % 5 == 0) ? 0.0f : 0.25f * static_cast<float>(1 + i % 4);
+  OnlineElm online =
+      OnlineElm::create(cfg, online_config(StatePrecision::kFloat64, 64), b.x, LabelVector());
   online.learn(b.x, b.y, w);
   ElmModel batch(cfg);
   batch.fit(b.x, b.y, w);
@@ -275,6 +276,25 @@ TEST(OnlineElm, UnlearningWhatWasNeverLearnedThrowsAndKeepsTheModel) {
   }
 }
 
+TEST(OnlineElm, UnlearningEverythingRestoresThePrior) {
+  // A tiny lambda makes the downdate pivot 1 - h^T P h = lambda / (lambda +
+  // |h|^2) far too small for float32: the exact re-solve takes over.
+  const auto b = make_blobs(50, 5, 3, 33);
+  for (double lambda : {1e-4, 1.0}) {
+    OnlineElm m = OnlineElm::create(small_config(32, lambda), OnlineConfig{}, b.x, LabelVector());
+    m.learn(b.x.topRows(3), b.y.head(3));
+    const std::int64_t resolves = m.resolves();
+    m.unlearn(b.x.topRows(3), b.y.head(3));
+    // float32 state: the rounding of P, amplified by 1 / pivot (~15 here).
+    EXPECT_LT(m.beta().cwiseAbs().maxCoeff(), 1e-5) << lambda;
+    const RowMatrixXd prior = RowMatrixXd::Identity(32, 32) / lambda;
+    EXPECT_LT(rel_max_err(m.inverse_gram(), prior), 1e-5) << lambda;
+    if (lambda < 1e-3) {
+      EXPECT_GT(m.resolves(), resolves);  // the exact fallback ran
+    }
+  }
+}
+
 TEST(OnlineElm, NewClassesMidStreamEqualKnowingThemFromTheStart) {
   ELMQ_REQUIRE_DIGITS();
   const ElmConfig cfg = small_config(kDigitsHidden, kDigitsLambda);
@@ -348,7 +368,8 @@ TEST(OnlineElm, AddedClassesScoreZeroAndLeaveOldColumnsBitIdentical) {
     EXPECT_EQ(s_new[0], 0.0f);
     EXPECT_EQ(s_new[4], 0.0f);
     // Same columns; the product may round differently for another output count.
-    for (int c = 0; c < 3; ++c) EXPECT_NEAR(s_new[c + 1], s_old[c], 1e-6f * (1 + std::abs(s_old[c])));
+    for (int c = 0; c < 3; ++c)
+      EXPECT_NEAR(s_new[c + 1], s_old[c], 1e-6f * (1 + std::abs(s_old[c])));
   }
   // Adding known classes is a no-op; duplicates are fine.
   g.add_classes(expect);

@@ -1,13 +1,13 @@
 // The real-time paths: no heap allocation after warm-up (counted by a
 // replacement global operator new in this test binary) and a predictor
 // thread reading snapshots that a learner thread publishes.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "elm/online_elm.h"
 #include "online_test_util.h"
@@ -46,8 +46,8 @@ class AllocationCounter {
 
 TEST(OnlineRealtime, PredictAllocatesNothingAfterWarmUp) {
   const auto b = make_blobs(400, 20, 5, 101);
-  OnlineElm m = OnlineElm::create(online_test::small_config(96, 1.0), OnlineConfig{}, b.x,
-                                  LabelVector());
+  OnlineElm m =
+      OnlineElm::create(online_test::small_config(96, 1.0), OnlineConfig{}, b.x, LabelVector());
   m.learn(b.x.topRows(200), b.y.head(200));
   const auto snap = m.snapshot();
   ModelSlot slot(snap);

@@ -1,0 +1,107 @@
+#include "quant/mlp/optimizer.h"
+
+#include <cmath>
+
+#include "elm/common/errors.h"
+
+namespace elmq {
+
+const char* optimizer_name(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::kAdam:
+      return "adam";
+    case OptimizerKind::kSgd:
+      return "sgd";
+  }
+  return "unknown";
+}
+
+OptimizerKind parse_optimizer(const std::string& name) {
+  if (name == "adam") return OptimizerKind::kAdam;
+  if (name == "sgd") return OptimizerKind::kSgd;
+  throw InvalidArgument(str_cat("parse_optimizer: unknown optimizer '", name,
+                                "' (expected adam or sgd)"));
+}
+
+void OptimizerConfig::validate() const {
+  ELMQ_CHECK_ARG(kind == OptimizerKind::kAdam || kind == OptimizerKind::kSgd,
+                 "OptimizerConfig: kind must be adam or sgd, got ", static_cast<std::uint32_t>(kind));
+  ELMQ_CHECK_ARG(learning_rate > 0.0 && learning_rate <= 10.0,
+                 "OptimizerConfig: learning_rate must be in (0, 10], got ", learning_rate);
+  ELMQ_CHECK_ARG(beta1 >= 0.0 && beta1 < 1.0, "OptimizerConfig: beta1 must be in [0, 1), got ",
+                 beta1);
+  ELMQ_CHECK_ARG(beta2 >= 0.0 && beta2 < 1.0, "OptimizerConfig: beta2 must be in [0, 1), got ",
+                 beta2);
+  ELMQ_CHECK_ARG(epsilon > 0.0 && epsilon <= 1.0,
+                 "OptimizerConfig: epsilon must be in (0, 1], got ", epsilon);
+  ELMQ_CHECK_ARG(momentum >= 0.0 && momentum < 1.0,
+                 "OptimizerConfig: momentum must be in [0, 1), got ", momentum);
+  ELMQ_CHECK_ARG(!nesterov || momentum > 0.0,
+                 "OptimizerConfig: nesterov needs momentum > 0, got momentum ", momentum);
+  ELMQ_CHECK_ARG(weight_decay >= 0.0 && weight_decay <= 1.0,
+                 "OptimizerConfig: weight_decay must be in [0, 1], got ", weight_decay);
+}
+
+Optimizer::Optimizer(const OptimizerConfig& config, std::vector<ParamBlock> blocks)
+    : config_(config), blocks_(std::move(blocks)) {
+  config_.validate();
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    const ParamBlock& b = blocks_[i];
+    ELMQ_CHECK_ARG(b.size >= 0, "Optimizer: block ", i, " has negative size ", b.size);
+    ELMQ_CHECK_ARG(b.size == 0 || (b.value != nullptr && b.grad != nullptr), "Optimizer: block ",
+                   i, " has null value or gradient pointers");
+    m_.emplace_back(static_cast<std::size_t>(b.size), 0.0f);
+    v_.emplace_back(config_.kind == OptimizerKind::kAdam ? static_cast<std::size_t>(b.size) : 0,
+                    0.0f);
+  }
+}
+
+void Optimizer::set_learning_rate(double lr) {
+  ELMQ_CHECK_ARG(lr > 0.0 && lr <= 10.0, "Optimizer::set_learning_rate: lr must be in (0, 10], got ",
+                 lr);
+  config_.learning_rate = lr;
+}
+
+void Optimizer::step() {
+  ++t_;
+  const float wd = static_cast<float>(config_.weight_decay);
+  if (config_.kind == OptimizerKind::kAdam) {
+    const float b1 = static_cast<float>(config_.beta1), b2 = static_cast<float>(config_.beta2);
+    // Bias corrections folded into the step size and epsilon, as PyTorch's
+    // Adam does: p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps).
+    const double bc1 = 1.0 - std::pow(config_.beta1, static_cast<double>(t_));
+    const double bc2 = 1.0 - std::pow(config_.beta2, static_cast<double>(t_));
+    const float step = static_cast<float>(config_.learning_rate / bc1);
+    const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+    const float eps = static_cast<float>(config_.epsilon);
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      const ParamBlock& b = blocks_[i];
+      float* m = m_[i].data();
+      float* v = v_[i].data();
+      const float d = b.decay ? wd : 0.0f;
+      for (Index k = 0; k < b.size; ++k) {
+        const float g = b.grad[k] + d * b.value[k];
+        m[k] = b1 * m[k] + (1.0f - b1) * g;
+        v[k] = b2 * v[k] + (1.0f - b2) * g * g;
+        b.value[k] -= step * m[k] / (std::sqrt(v[k]) * inv_sqrt_bc2 + eps);
+      }
+    }
+    return;
+  }
+  const float lr = static_cast<float>(config_.learning_rate);
+  const float mu = static_cast<float>(config_.momentum);
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    const ParamBlock& b = blocks_[i];
+    float* buf = m_[i].data();
+    const float d = b.decay ? wd : 0.0f;
+    for (Index k = 0; k < b.size; ++k) {
+      const float g = b.grad[k] + d * b.value[k];
+      // PyTorch: the buffer starts as the first gradient (no dampening).
+      buf[k] = t_ == 1 ? g : mu * buf[k] + g;
+      const float u = config_.nesterov ? g + mu * buf[k] : buf[k];
+      b.value[k] -= lr * (mu > 0.0f ? u : g);
+    }
+  }
+}
+
+}  // namespace elmq

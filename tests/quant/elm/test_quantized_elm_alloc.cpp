@@ -1,0 +1,115 @@
+// QuantizedElm::decision_row allocates nothing after warm-up. Every heap
+// allocation of this test binary is counted: malloc and friends are replaced
+// (forwarding to glibc's own functions), which also catches Eigen's and the
+// aligned operator new's allocations, not only the plain operator new.
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "quant/elm/quantize_elm.h"
+#include "quant_elm_test_util.h"
+
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#define ELMQ_COUNT_MALLOC 1
+namespace {
+thread_local bool t_counting = false;
+thread_local long t_allocations = 0;
+}  // namespace
+
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void __libc_free(void*);
+
+void* malloc(std::size_t n) {
+  if (t_counting) ++t_allocations;
+  return __libc_malloc(n);
+}
+void* calloc(std::size_t n, std::size_t m) {
+  if (t_counting) ++t_allocations;
+  return __libc_calloc(n, m);
+}
+void* realloc(void* p, std::size_t n) {
+  if (t_counting) ++t_allocations;
+  return __libc_realloc(p, n);
+}
+void* memalign(std::size_t a, std::size_t n) {
+  if (t_counting) ++t_allocations;
+  return __libc_memalign(a, n);
+}
+void* aligned_alloc(std::size_t a, std::size_t n) {
+  if (t_counting) ++t_allocations;
+  return __libc_memalign(a, n);
+}
+int posix_memalign(void** p, std::size_t a, std::size_t n) {
+  if (t_counting) ++t_allocations;
+  *p = __libc_memalign(a, n);
+  return *p != nullptr || n == 0 ? 0 : ENOMEM;
+}
+void free(void* p) { __libc_free(p); }
+}
+#endif
+
+namespace elmq {
+namespace {
+
+TEST(QuantizedElmRealtime, DecisionRowAllocatesNothingAfterWarmUp) {
+#ifndef ELMQ_COUNT_MALLOC
+  GTEST_SKIP() << "allocation counting needs glibc";
+#else
+  const auto train = qelm_test::make_blobs(500, 20, 5, 11);
+  ElmModel m(qelm_test::small_config(100));
+  m.fit(train.x, train.y);
+  struct Case {
+    QuantFormat w, beta;
+    InputQuant input;
+    HiddenQuant hidden;
+  };
+  for (const Case& c : {Case{QuantFormat::kInt8Channel, QuantFormat::kInt4G32Sym,
+                             InputQuant::kDynamic, HiddenQuant::kDynamic},
+                        Case{QuantFormat::kTernaryChannel, QuantFormat::kInt2G32Asym,
+                             InputQuant::kUint8, HiddenQuant::kStatic},
+                        Case{QuantFormat::kF16, QuantFormat::kInt8Channel, InputQuant::kDynamic,
+                             HiddenQuant::kStatic},
+                        Case{QuantFormat::kF32, QuantFormat::kF32, InputQuant::kDynamic,
+                             HiddenQuant::kDynamic}}) {
+    SCOPED_TRACE(std::string(format_name(c.w)) + " / " + format_name(c.beta));
+    ElmQuantConfig qc;
+    qc.w_format = c.w;
+    qc.beta_format = c.beta;
+    qc.beta_method = QuantMethod::kGptq;
+    qc.input = c.input;
+    qc.hidden = c.hidden;
+    const QuantizedElm q = quantize_elm(m, qc, train.x, train.y);
+    PredictWorkspace ws;
+    std::vector<float> scores(5);
+    q.predict_row(train.x.row(0).data(), ws, scores.data());  // warm-up
+    long sink = 0;
+    t_allocations = 0;
+    t_counting = true;
+    for (Index i = 0; i < 200; ++i) {
+      sink += q.predict_row(train.x.row(i).data(), ws, scores.data());
+      q.decision_row(train.x.row(i).data(), scores.data(), ws);
+    }
+    t_counting = false;
+    EXPECT_EQ(t_allocations, 0);
+    EXPECT_NE(sink, 0);
+  }
+  // The counter works: a batch prediction allocates.
+  const QuantizedElm q = quantize_elm(m, ElmQuantConfig());
+  t_allocations = 0;
+  t_counting = true;
+  const LabelVector y = q.predict(train.x.topRows(3));
+  t_counting = false;
+  EXPECT_GT(t_allocations, 0);
+  EXPECT_EQ(y.size(), 3);
+#endif
+}
+
+}  // namespace
+}  // namespace elmq
