@@ -10,6 +10,7 @@
 #include "elm/common/errors.h"
 #include "elm/common/serialize.h"
 #include "elm/elm_model.h"
+#include "quant/elm/quantized_elm.h"
 
 namespace elmq {
 namespace cli {
@@ -19,7 +20,8 @@ namespace {
 ArgParser make_parser() {
   ArgParser p("elmq info", "elmq info MODEL [--json]",
               "Describes an elmq file: its kind and format version, and for ELM models the\n"
-              "task, input width, hidden layer, outputs, classes, lambda and scaling.");
+              "task, input width, hidden layer, outputs, classes, lambda and scaling; for\n"
+              "quantized ELMs also the weight formats, method, bytes and bits per weight.");
   p.positional("MODEL", "an elmq file");
   p.flag("json", "print one JSON object on stdout instead of text");
   return p;
@@ -29,6 +31,68 @@ std::uint32_t u32_at(const std::string& bytes, std::size_t offset) {
   std::uint32_t v = 0;
   for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[offset + i]);
   return v;
+}
+
+// Quantized ELM (FileKind::kQuantizedElm): the ELM fields plus the formats.
+int describe_quantized_elm(const QuantizedElm& m, JsonWriter& j, bool json) {
+  const ElmQuantInfo& info = m.info();
+  const bool classification = m.task() == Task::kClassification;
+  const double ratio = static_cast<double>(m.fp32_bytes()) / static_cast<double>(m.bytes());
+  if (json) {
+    j.field("details", true);
+    j.field("task", task_name(m.task())).field("n_features", m.n_features());
+    j.field("hidden", m.hidden_config().describe()).field("n_hidden", m.n_hidden());
+    j.field("hidden_seed", static_cast<std::uint64_t>(m.hidden_config().seed));
+    j.field("n_outputs", m.n_outputs());
+    if (classification) {
+      j.key("classes").begin_array();
+      for (Index c = 0; c < m.classes().size(); ++c) j.value(m.classes()[c]);
+      j.end_array();
+    }
+    j.field("scaling", scaling_name(m.scaler().kind()));
+    j.field("w_format", format_name(m.input_weights().format()));
+    j.field("beta_format", format_name(m.output_weights().format()));
+    j.field("beta_method", quant_method_name(info.beta_method));
+    j.field("inputs", input_quant_name(m.input_quant()));
+    j.field("activations", hidden_quant_name(m.hidden_quant()));
+    j.field("w_exact", info.w_exact).field("beta_resolved", info.beta_resolved);
+    j.field("lambda", info.lambda).field("beta_loss", info.beta_loss);
+    j.field("beta_rtn_loss", info.beta_rtn_loss).field("ridge_objective", info.ridge_objective);
+    j.field("parameter_bytes", m.bytes()).field("fp32_bytes", m.fp32_bytes());
+    j.field("compression", ratio).field("bits_per_weight", m.bits_per_weight());
+    j.field("w_bits_per_weight", m.input_weights().bits_per_weight());
+    j.field("beta_bits_per_weight", m.output_weights().bits_per_weight());
+    j.end_object();
+    std::cout << j.str() << "\n";
+    return 0;
+  }
+  std::cout << "task:           " << task_name(m.task()) << "\n"
+            << "features:       " << m.n_features() << "\n"
+            << "hidden:         " << m.hidden_config().describe() << " = " << m.n_hidden()
+            << " neurons, seed " << m.hidden_config().seed << "\n"
+            << "outputs:        " << m.n_outputs() << "\n";
+  if (classification) {
+    std::cout << "classes:        ";
+    const Index shown = std::min<Index>(m.classes().size(), 20);
+    for (Index c = 0; c < shown; ++c) std::cout << (c ? " " : "") << m.classes()[c];
+    if (m.classes().size() > shown) std::cout << " ... (" << m.classes().size() << " in all)";
+    std::cout << "\n";
+  }
+  std::cout << "scaling:        " << scaling_name(m.scaler().kind())
+            << (m.input_quant() == InputQuant::kUint8 ? " (folded into W)" : "") << "\n"
+            << "W:              " << format_name(m.input_weights().format()) << ", "
+            << fixed(m.input_weights().bits_per_weight(), 3) << " bits per weight"
+            << (info.w_exact ? " (exact)" : "") << "\n"
+            << "beta:           " << format_name(m.output_weights().format()) << " by "
+            << quant_method_name(info.beta_method) << ", "
+            << fixed(m.output_weights().bits_per_weight(), 3) << " bits per weight"
+            << (info.beta_resolved ? ", re-solved" : "") << ", lambda " << info.lambda << "\n"
+            << "kernels:        inputs " << input_quant_name(m.input_quant()) << ", activations "
+            << hidden_quant_name(m.hidden_quant()) << "\n"
+            << "parameters:     " << m.bytes() << " bytes (FP32 " << m.fp32_bytes() << ", "
+            << fixed(ratio, 2) << "x smaller), " << fixed(m.bits_per_weight(), 3)
+            << " bits per weight\n";
+  return 0;
 }
 
 }  // namespace
@@ -50,6 +114,10 @@ int run_info(const Args& args) {
   // Decode before printing anything, so that a corrupt file gives only the error line.
   std::unique_ptr<ElmModel> model;
   if (kind == FileKind::kElm) model = std::make_unique<ElmModel>(ElmModel::from_bytes(bytes));
+  std::unique_ptr<QuantizedElm> qmodel;
+  if (kind == FileKind::kQuantizedElm) {
+    qmodel = std::make_unique<QuantizedElm>(QuantizedElm::from_bytes(bytes));
+  }
 
   JsonWriter j;
   j.begin_object().field("command", "info").field("file", path);
@@ -63,6 +131,7 @@ int run_info(const Args& args) {
               << ", container version " << container_version << ")\n";
   }
 
+  if (qmodel) return describe_quantized_elm(*qmodel, j, json);
   if (kind != FileKind::kElm) {
     // Other kinds are described by the modules that own them once they exist.
     j.field("details", false).end_object();

@@ -29,6 +29,7 @@ int run_train(const Args& args);
 int run_eval(const Args& args);
 int run_predict(const Args& args);
 int run_info(const Args& args);
+int run_quantize(const Args& args);
 
 }  // namespace cli
 }  // namespace elmq

@@ -22,6 +22,7 @@ const std::vector<Command>& commands() {
       {"train", "train an ELM on a dataset or CSV file, report accuracy, save it", run_train},
       {"eval", "accuracy, throughput and latency of a saved model", run_eval},
       {"predict", "predict the rows of a CSV file with a saved model", run_predict},
+      {"quantize", "quantize a saved model (RTN or GPTQ), report accuracy and size", run_quantize},
       {"info", "describe a model file", run_info},
   };
   return kCommands;

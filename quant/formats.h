@@ -84,7 +84,7 @@ Index format_padded_cols(QuantFormat format, Index cols);
 Index format_groups_per_row(QuantFormat format, Index cols);
 /// Bytes of one row, including its padding and its per-row scale.
 std::uint64_t format_row_bytes(QuantFormat format, Index cols);
-/// Exact storage of an N x K matrix (payload, scales, mins, padding).
+/// Exact storage of an N x K matrix (payload, scales, mins, padding); 0 when N or K is 0.
 /// @throws InvalidArgument for negative sizes.
 std::uint64_t format_bytes(QuantFormat format, Index rows, Index cols);
 /// 8 * bytes / (rows * cols); 0 for an empty matrix.

@@ -197,7 +197,8 @@ void integer_product(const ConstMatrixRef& x, const QuantizedTensor& w, const fl
   thread_local Scratch cached;
   Scratch local;
   const std::size_t nq = static_cast<std::size_t>(m) * static_cast<std::size_t>(kp);
-  Scratch& s = nq <= kMaxCachedScratch ? cached : local;
+  const std::size_t scratch_bytes = nq + 4 * static_cast<std::size_t>(m * groups) + 12 * m;
+  Scratch& s = scratch_bytes <= kMaxCachedScratch ? cached : local;
   s.reserve(nq, static_cast<std::size_t>(m), static_cast<std::size_t>(m * groups));
 
   std::int8_t* q = s.q.data();

@@ -149,7 +149,7 @@ def main(argv: list[str]) -> int:
     print(f"{len(plan)} experiments (preset {settings.preset.name}, seeds "
           f"{', '.join(map(str, settings.seeds))})", file=sys.stderr)
 
-    records = runner.run_all(plan, runner.Cache(work, version), args.resume)
+    records = runner.run_all(plan, runner.Cache(work, elmq.build_id()), args.resume)
     rows = analysis.aggregate(records)
     summaries = analysis.summarize(rows)
     for old in (args.out / "plots").glob("*.svg"):

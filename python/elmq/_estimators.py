@@ -28,8 +28,11 @@ from . import _core
 __all__ = ["ELMClassifier", "ELMRegressor"]
 
 #: Seed used when ``random_state=None``: unseeded fits are reproducible.
+#: The parameter defaults equal the C++ ``ElmConfig{}`` (and so the CLI's);
+#: python/tests/test_estimators.py checks that they stay in step.
 DEFAULT_SEED = 42
 
+_F32 = np.dtype(np.float32)
 _NO_WEIGHTS = np.empty(0, dtype=np.float32)
 _NO_WEIGHTS.setflags(write=False)
 _INT64_MAX = np.iinfo(np.int64).max
@@ -118,7 +121,7 @@ class _BaseELM(BaseEstimator):
         activation: str = "tanh",
         weight_init: str = "normal",
         alpha: Union[str, float] = "auto",
-        scaling: str = "standardize",
+        scaling: str = "minmax",
         hidden: Optional[str] = None,
         weight_scale: float = 1.0,
         bias_scale: float = 1.0,
@@ -216,19 +219,17 @@ class _BaseELM(BaseEstimator):
         return model
 
     def _predict_input(self, X: Any) -> tuple[_core.ElmModel, np.ndarray]:
-        model = self._fitted_model()
-        # Fast path: a float32 C-contiguous 2-D array of the right width goes to
-        # C++ as it is (C++ checks finiteness with the same ValueError contract).
-        if (
-            type(X) is np.ndarray
-            and X.dtype == np.float32
-            and X.ndim == 2
-            and X.flags.c_contiguous
-            and X.shape[0] > 0
-            and X.shape[1] == self.n_features_in_
-            and "feature_names_in_" not in self.__dict__
-        ):
-            return model, X
+        try:
+            model = self._model
+        except AttributeError:
+            model = self._fitted_model()  # raises NotFittedError
+        # Fast path (one-row latency): a float32 C-contiguous 2-D array of the
+        # right width goes to C++ as it is; C++ checks finiteness (ValueError).
+        if type(X) is np.ndarray and X.dtype is _F32 and X.ndim == 2:
+            n, d = X.shape
+            if (n > 0 and d == self.n_features_in_ and X.flags.c_contiguous
+                    and "feature_names_in_" not in self.__dict__):
+                return model, X
         X = validate_data(self, X, dtype=np.float32, order="C", reset=False)
         return model, X
 
@@ -346,8 +347,9 @@ class ELMClassifier(ClassifierMixin, _BaseELM):
         The ridge penalty lambda. ``'auto'`` chooses it on a held-out
         ``validation_fraction`` of the rows from a log grid; the chosen value is
         ``alpha_`` and the curve ``lambda_path_`` / ``validation_mse_``.
-    scaling : {'standardize', 'minmax', 'none'}, default='standardize'
-        Input scaling fitted on the training data and stored with the model.
+    scaling : {'minmax', 'standardize', 'none'}, default='minmax'
+        Input scaling fitted on the training data and stored with the model
+        (to [0, 1], zero mean and unit variance, or none).
     hidden : str, optional
         Several neuron groups, e.g. ``'1500:tanh,500:rbf'``; overrides
         ``n_hidden`` and ``activation``.
@@ -412,7 +414,7 @@ class ELMClassifier(ClassifierMixin, _BaseELM):
         activation: str = "tanh",
         weight_init: str = "normal",
         alpha: Union[str, float] = "auto",
-        scaling: str = "standardize",
+        scaling: str = "minmax",
         hidden: Optional[str] = None,
         weight_scale: float = 1.0,
         bias_scale: float = 1.0,
@@ -635,7 +637,8 @@ class ELMClassifier(ClassifierMixin, _BaseELM):
         labels = model.predict(X)
         if self._label_codes:
             return self.classes_[labels]
-        return labels if self.classes_.dtype == labels.dtype else labels.astype(self.classes_.dtype)
+        dtype = self.classes_.dtype
+        return labels if dtype is labels.dtype or dtype == labels.dtype else labels.astype(dtype)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Raw network outputs, float32.

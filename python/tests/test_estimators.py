@@ -26,6 +26,30 @@ def test_public_api():
     assert "Returns" in elmq.ELMRegressor.fit.__doc__
 
 
+@pytest.mark.parametrize("cls", [elmq.ELMClassifier, elmq.ELMRegressor])
+def test_defaults_equal_the_cpp_defaults(cls):
+    cfg, group = _core.ElmConfig(), _core.NeuronGroup()
+    params = cls().get_params()
+    assert params["n_hidden"] == cfg.hidden.n_neurons == group.count
+    assert params["activation"] == _core.activation_name(group.activation)
+    assert params["weight_init"] == _core.weight_init_name(group.init)
+    assert params["weight_scale"] == group.weight_scale
+    assert params["bias_scale"] == group.bias_scale
+    assert params["rbf_width"] == group.rbf_width
+    assert params["scaling"] == _core.scaling_name(cfg.scaling)
+    assert (params["alpha"] == "auto") == cfg.ridge.auto_lambda
+    assert params["validation_fraction"] == cfg.ridge.validation_fraction
+    assert params["chunk_rows"] == cfg.chunk_rows
+    assert elmq.DEFAULT_SEED == cfg.hidden.seed
+    if cls is elmq.ELMClassifier:
+        assert params["proba_temperature"] == pytest.approx(cfg.proba_temperature)
+        assert params["class_weight"] is None and cfg.class_weight == _core.ClassWeight.NONE
+    # The same configuration reaches C++.
+    made = cls()._make_config()
+    assert made.scaling == cfg.scaling and made.hidden.seed == cfg.hidden.seed
+    assert made.ridge.relative_grid == cfg.ridge.relative_grid
+
+
 def test_init_only_stores_parameters():
     est = elmq.ELMClassifier(n_hidden=-5, activation="nonsense", alpha="bogus")
     assert est.get_params()["n_hidden"] == -5  # validated at fit, not in __init__

@@ -14,7 +14,7 @@ import elmq
 # (n_hidden=1000) are exercised by the other tests.
 ESTIMATORS = [
     elmq.ELMClassifier(n_hidden=100),
-    elmq.ELMClassifier(n_hidden=40, alpha=1.0, scaling="minmax", random_state=3, n_jobs=1),
+    elmq.ELMClassifier(n_hidden=40, alpha=1.0, scaling="standardize", random_state=3, n_jobs=1),
     elmq.ELMClassifier(hidden="30:tanh,10:rbf", weight_init="ternary", proba_temperature=1.0),
     elmq.ELMRegressor(n_hidden=100),
     elmq.ELMRegressor(n_hidden=40, activation="relu", alpha=0.1, weight_init="uniform", n_jobs=1),

@@ -1,8 +1,10 @@
 #include "quant/mlp/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "elm/common/errors.h"
+#include "elm/common/parallel.h"
 
 namespace elmq {
 
@@ -53,6 +55,9 @@ Optimizer::Optimizer(const OptimizerConfig& config, std::vector<ParamBlock> bloc
     m_.emplace_back(static_cast<std::size_t>(b.size), 0.0f);
     v_.emplace_back(config_.kind == OptimizerKind::kAdam ? static_cast<std::size_t>(b.size) : 0,
                     0.0f);
+    constexpr Index kChunk = 16384;
+    for (Index k = 0; k < b.size; k += kChunk) chunks_.push_back({i, k, std::min(b.size, k + kChunk)});
+    total_ += b.size;
   }
 }
 
@@ -62,9 +67,22 @@ void Optimizer::set_learning_rate(double lr) {
   config_.learning_rate = lr;
 }
 
-void Optimizer::step() {
+void Optimizer::step(int threads) {
   ++t_;
-  const float wd = static_cast<float>(config_.weight_decay);
+  // Elementwise work is cheap: small models are updated on the calling thread.
+  constexpr Index kMinParallel = 65536;
+  if (threads <= 1 || chunks_.size() <= 1 || total_ < kMinParallel) {
+    for (const Chunk& c : chunks_) update(c);
+  } else {
+    parallel_for(static_cast<std::int64_t>(chunks_.size()), threads,
+                 [&](std::int64_t i) { update(chunks_[static_cast<std::size_t>(i)]); });
+  }
+}
+
+void Optimizer::update(const Chunk& c) {
+  const ParamBlock& b = blocks_[c.block];
+  const float d = b.decay ? static_cast<float>(config_.weight_decay) : 0.0f;
+  float* m = m_[c.block].data();
   if (config_.kind == OptimizerKind::kAdam) {
     const float b1 = static_cast<float>(config_.beta1), b2 = static_cast<float>(config_.beta2);
     // Bias corrections folded into the step size and epsilon, as PyTorch's
@@ -74,33 +92,23 @@ void Optimizer::step() {
     const float step = static_cast<float>(config_.learning_rate / bc1);
     const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
     const float eps = static_cast<float>(config_.epsilon);
-    for (std::size_t i = 0; i < blocks_.size(); ++i) {
-      const ParamBlock& b = blocks_[i];
-      float* m = m_[i].data();
-      float* v = v_[i].data();
-      const float d = b.decay ? wd : 0.0f;
-      for (Index k = 0; k < b.size; ++k) {
-        const float g = b.grad[k] + d * b.value[k];
-        m[k] = b1 * m[k] + (1.0f - b1) * g;
-        v[k] = b2 * v[k] + (1.0f - b2) * g * g;
-        b.value[k] -= step * m[k] / (std::sqrt(v[k]) * inv_sqrt_bc2 + eps);
-      }
+    float* v = v_[c.block].data();
+    for (Index k = c.begin; k < c.end; ++k) {
+      const float g = b.grad[k] + d * b.value[k];
+      m[k] = b1 * m[k] + (1.0f - b1) * g;
+      v[k] = b2 * v[k] + (1.0f - b2) * g * g;
+      b.value[k] -= step * m[k] / (std::sqrt(v[k]) * inv_sqrt_bc2 + eps);
     }
     return;
   }
   const float lr = static_cast<float>(config_.learning_rate);
   const float mu = static_cast<float>(config_.momentum);
-  for (std::size_t i = 0; i < blocks_.size(); ++i) {
-    const ParamBlock& b = blocks_[i];
-    float* buf = m_[i].data();
-    const float d = b.decay ? wd : 0.0f;
-    for (Index k = 0; k < b.size; ++k) {
-      const float g = b.grad[k] + d * b.value[k];
-      // PyTorch: the buffer starts as the first gradient (no dampening).
-      buf[k] = t_ == 1 ? g : mu * buf[k] + g;
-      const float u = config_.nesterov ? g + mu * buf[k] : buf[k];
-      b.value[k] -= lr * (mu > 0.0f ? u : g);
-    }
+  for (Index k = c.begin; k < c.end; ++k) {
+    const float g = b.grad[k] + d * b.value[k];
+    // PyTorch: the buffer starts as the first gradient (no dampening).
+    m[k] = t_ == 1 ? g : mu * m[k] + g;
+    const float u = config_.nesterov ? g + mu * m[k] : m[k];
+    b.value[k] -= lr * (mu > 0.0f ? u : g);
   }
 }
 

@@ -55,8 +55,10 @@ class Optimizer {
   /// @throws InvalidArgument on a bad config or a block with null pointers / negative size.
   Optimizer(const OptimizerConfig& config, std::vector<ParamBlock> blocks);
 
-  /// One update of every block from its current gradient. No allocation.
-  void step();
+  /// One update of every block from its current gradient, elementwise in
+  /// fixed chunks on up to `threads` threads (the result does not depend on
+  /// the count). No allocation.
+  void step(int threads = 1);
   /// Changes the step size (e.g. a schedule); @throws InvalidArgument unless in (0, 10].
   void set_learning_rate(double lr);
 
@@ -67,7 +69,15 @@ class Optimizer {
  private:
   OptimizerConfig config_;
   std::vector<ParamBlock> blocks_;
+  struct Chunk {
+    std::size_t block;
+    Index begin, end;
+  };
+  void update(const Chunk& c);
+
   std::vector<std::vector<float>> m_, v_;  // Adam moments, or the SGD momentum buffer in m_
+  std::vector<Chunk> chunks_;
+  Index total_ = 0;
   std::int64_t t_ = 0;
 };
 

@@ -46,13 +46,15 @@ using Mask = Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::
 
 // Fake quantization of every layer's weights, with the state QAT needs:
 // scales and mins (learned or recomputed), codes, the STE mask and the LSQ
-// gradients.
+// gradients. Work is split into (layer, block of rows) tasks, one parallel
+// region per pass, serial for small networks.
 class FakeQuant {
  public:
   FakeQuant(const MlpParams& master, std::vector<QuantFormat> formats, const RangeOptions& range,
             bool learn, int threads)
       : formats_(std::move(formats)), range_(range), learn_(learn), threads_(threads) {
     fq_ = master;
+    constexpr Index kRows = 32;
     for (int l = 0; l < master.n_layers(); ++l) {
       Layer ly;
       ly.traits = &format_traits(formats_[l]);
@@ -67,8 +69,11 @@ class FakeQuant {
       ly.codes = CodeMatrix::Zero(rows, cols);
       ly.inside = Mask::Zero(rows, cols);
       layers_.push_back(std::move(ly));
+      for (Index r0 = 0; r0 < rows; r0 += kRows) tasks_.push_back({l, r0, std::min(rows, r0 + kRows)});
     }
-    choose_params(master);
+    constexpr Index kMinParallelWeights = 65536;
+    if (master.n_weights() < kMinParallelWeights) threads_ = 1;
+    run([&](const Task& t) { choose_params(master, t); });
   }
 
   std::vector<ParamBlock> extra_blocks() {
@@ -81,95 +86,19 @@ class FakeQuant {
     return b;
   }
 
-  // Scales and mins from the current weights (QuantizedTensor::quantize's choice).
-  void choose_params(const MlpParams& master) {
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      Layer& ly = layers_[l];
-      const RowMatrixXf& w = master.weights[l];
-      parallel_for_range(w.rows(), 16, threads_, [&](Index r0, Index r1) {
-        for (Index r = r0; r < r1; ++r) {
-          choose_row_params(formats_[l], w.row(r).data(), w.cols(), range_, ly.scale.row(r).data(),
-                            ly.traits->symmetric ? nullptr : ly.min.row(r).data());
-        }
-      });
-    }
-  }
-
   // The weights the network computes with.
   const MlpParams& forward(const MlpParams& master) {
-    if (!learn_) choose_params(master);
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      Layer& ly = layers_[l];
-      const RowMatrixXf& w = master.weights[l];
-      RowMatrixXf& out = fq_.weights[l];
-      const FormatTraits& t = *ly.traits;
-      parallel_for_range(w.rows(), 16, threads_, [&](Index r0, Index r1) {
-        for (Index r = r0; r < r1; ++r) {
-          for (Index g = 0; g < ly.groups; ++g) {
-            const float s = stored(ly, ly.scale(r, g));
-            const float m = t.symmetric ? 0.0f : stored(ly, ly.min(r, g));
-            const Index k1 = std::min(w.cols(), (g + 1) * ly.group);
-            for (Index k = g * ly.group; k < k1; ++k) {
-              const float x = w(r, k);
-              const int q = quantize_value(t, x, s, m);
-              ly.codes(r, k) = static_cast<std::int8_t>(q);
-              out(r, k) = dequantize_value(t, q, s, m);
-              bool in = true;
-              if (s > 0.0f) {
-                const double u = t.symmetric ? static_cast<double>(x) / s
-                                             : (static_cast<double>(x) - m) / s;
-                const double rq = std::nearbyint(u);
-                in = rq >= t.qmin && rq <= t.qmax;
-              }
-              ly.inside(r, k) = in ? 1 : 0;
-            }
-          }
-        }
-      });
-      fq_.biases[l] = master.biases[l];
-    }
+    run([&](const Task& t) {
+      if (!learn_) choose_params(master, t);
+      fake_quantize(master, t);
+    });
+    for (std::size_t l = 0; l < layers_.size(); ++l) fq_.biases[l] = master.biases[l];
     return fq_;
   }
 
   // Gradients w.r.t. w_q -> w (clipped STE) and, with LSQ, the scales and mins.
   void adjust(const MlpParams& master, MlpParams& grads) {
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      Layer& ly = layers_[l];
-      const RowMatrixXf& w = master.weights[l];
-      RowMatrixXf& gw = grads.weights[l];
-      const FormatTraits& t = *ly.traits;
-      parallel_for_range(w.rows(), 16, threads_, [&](Index r0, Index r1) {
-        for (Index r = r0; r < r1; ++r) {
-          for (Index g = 0; g < ly.groups; ++g) {
-            const Index k0 = g * ly.group, k1 = std::min(w.cols(), (g + 1) * ly.group);
-            const float s = stored(ly, ly.scale(r, g));
-            const float m = t.symmetric ? 0.0f : stored(ly, ly.min(r, g));
-            double gs = 0.0, gm = 0.0;
-            for (Index k = k0; k < k1; ++k) {
-              const float gk = gw(r, k);
-              const int q = ly.codes(r, k);
-              if (ly.inside(r, k)) {
-                if (learn_ && s > 0.0f) {
-                  const double u = t.symmetric ? static_cast<double>(w(r, k)) / s
-                                               : (static_cast<double>(w(r, k)) - m) / s;
-                  gs += static_cast<double>(gk) * (q - u);
-                }
-              } else {
-                gs += static_cast<double>(gk) * q;
-                gm += gk;
-                gw(r, k) = 0.0f;
-              }
-            }
-            if (learn_) {
-              const double factor =
-                  1.0 / std::sqrt(static_cast<double>(k1 - k0) * static_cast<double>(t.qmax));
-              ly.gscale(r, g) = static_cast<float>(gs * factor);
-              ly.gmin(r, g) = static_cast<float>(gm * factor);
-            }
-          }
-        }
-      });
-    }
+    run([&](const Task& t) { adjust_rows(master, grads, t); });
   }
 
   // Keeps learned scales positive and storable.
@@ -204,9 +133,98 @@ class FakeQuant {
     Mask inside;
   };
 
+  struct Task {
+    int layer;
+    Index r0, r1;
+  };
+
   // A scale or min as the format stores it.
   static float stored(const Layer& ly, float v) {
     return ly.fp16 ? half_to_float(float_to_half(v)) : v;
+  }
+
+  template <class Fn>
+  void run(const Fn& fn) {
+    parallel_for(static_cast<std::int64_t>(tasks_.size()), threads_,
+                 [&](std::int64_t i) { fn(tasks_[static_cast<std::size_t>(i)]); });
+  }
+
+  // Scales and mins of rows [r0, r1) from the current weights (QuantizedTensor::quantize's choice).
+  void choose_params(const MlpParams& master, const Task& t) {
+    Layer& ly = layers_[t.layer];
+    const RowMatrixXf& w = master.weights[t.layer];
+    for (Index r = t.r0; r < t.r1; ++r) {
+      choose_row_params(formats_[t.layer], w.row(r).data(), w.cols(), range_,
+                        ly.scale.row(r).data(), ly.traits->symmetric ? nullptr : ly.min.row(r).data());
+    }
+  }
+
+  // Codes, fake-quantized weights and the STE mask of rows [r0, r1). The
+  // codes follow quantize_value (division in double, ties to even, clamped).
+  void fake_quantize(const MlpParams& master, const Task& t) {
+    Layer& ly = layers_[t.layer];
+    const RowMatrixXf& w = master.weights[t.layer];
+    RowMatrixXf& out = fq_.weights[t.layer];
+    const FormatTraits& tr = *ly.traits;
+    const double qmin = tr.qmin, qmax = tr.qmax;
+    for (Index r = t.r0; r < t.r1; ++r) {
+      for (Index g = 0; g < ly.groups; ++g) {
+        const float s = stored(ly, ly.scale(r, g));
+        const float m = tr.symmetric ? 0.0f : stored(ly, ly.min(r, g));
+        const Index k1 = std::min(w.cols(), (g + 1) * ly.group);
+        for (Index k = g * ly.group; k < k1; ++k) {
+          const float x = w(r, k);
+          int q = 0;
+          bool in = true;
+          if (s > 0.0f) {
+            const double u = tr.symmetric ? static_cast<double>(x) / s
+                                          : (static_cast<double>(x) - m) / s;
+            const double rq = std::nearbyint(u);
+            in = rq >= qmin && rq <= qmax;
+            q = static_cast<int>(std::min(std::max(rq, qmin), qmax));
+          }
+          ly.codes(r, k) = static_cast<std::int8_t>(q);
+          out(r, k) = dequantize_value(tr, q, s, m);
+          ly.inside(r, k) = in ? 1 : 0;
+        }
+      }
+    }
+  }
+
+  void adjust_rows(const MlpParams& master, MlpParams& grads, const Task& t) {
+    Layer& ly = layers_[t.layer];
+    const RowMatrixXf& w = master.weights[t.layer];
+    RowMatrixXf& gw = grads.weights[t.layer];
+    const FormatTraits& tr = *ly.traits;
+    for (Index r = t.r0; r < t.r1; ++r) {
+      for (Index g = 0; g < ly.groups; ++g) {
+        const Index k0 = g * ly.group, k1 = std::min(w.cols(), (g + 1) * ly.group);
+        const float s = stored(ly, ly.scale(r, g));
+        const float m = tr.symmetric ? 0.0f : stored(ly, ly.min(r, g));
+        double gs = 0.0, gm = 0.0;
+        for (Index k = k0; k < k1; ++k) {
+          const float gk = gw(r, k);
+          const int q = ly.codes(r, k);
+          if (ly.inside(r, k)) {
+            if (learn_ && s > 0.0f) {
+              const double u = tr.symmetric ? static_cast<double>(w(r, k)) / s
+                                            : (static_cast<double>(w(r, k)) - m) / s;
+              gs += static_cast<double>(gk) * (q - u);
+            }
+          } else {
+            gs += static_cast<double>(gk) * q;
+            gm += gk;
+            gw(r, k) = 0.0f;
+          }
+        }
+        if (learn_) {
+          const double factor =
+              1.0 / std::sqrt(static_cast<double>(k1 - k0) * static_cast<double>(tr.qmax));
+          ly.gscale(r, g) = static_cast<float>(gs * factor);
+          ly.gmin(r, g) = static_cast<float>(gm * factor);
+        }
+      }
+    }
   }
 
   std::vector<QuantFormat> formats_;
@@ -214,6 +232,7 @@ class FakeQuant {
   bool learn_;
   int threads_;
   std::vector<Layer> layers_;
+  std::vector<Task> tasks_;
   MlpParams fq_;
 };
 

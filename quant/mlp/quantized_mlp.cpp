@@ -6,6 +6,7 @@
 #include "elm/common/errors.h"
 #include "elm/common/parallel.h"
 #include "elm/common/serialize.h"
+#include "quant/mlp/detail/backprop.h"
 #include "quant/mlp/detail/mlp_io.h"
 
 namespace elmq {
@@ -229,10 +230,16 @@ void QuantizedMlp::forward_rows(const ConstMatrixRef& x, MatrixRef out, bool ref
   out = a;
 }
 
+int QuantizedMlp::threads_for(Index rows) const {
+  std::vector<Index> sizes = {n_features()};
+  for (const auto& l : layers_) sizes.push_back(l.weights.rows());
+  return detail::threads_for_rows(rows, sizes, resolve_threads(threads_));
+}
+
 RowMatrixXf QuantizedMlp::decision_function(const ConstMatrixRef& x) const {
   check_input(x, "QuantizedMlp::decision_function");
   RowMatrixXf out(x.rows(), n_outputs());
-  parallel_for_range(x.rows(), kPredictRows, resolve_threads(threads_), [&](Index b, Index e) {
+  parallel_for_range(x.rows(), kPredictRows, threads_for(x.rows()), [&](Index b, Index e) {
     forward_rows(x.middleRows(b, e - b), out.middleRows(b, e - b), false, nullptr);
   });
   return out;
@@ -243,7 +250,7 @@ RowMatrixXf QuantizedMlp::decision_function_reference(const ConstMatrixRef& x) c
   std::vector<RowMatrixXf> deq;
   for (const auto& l : layers_) deq.push_back(l.weights.dequantize());
   RowMatrixXf out(x.rows(), n_outputs());
-  parallel_for_range(x.rows(), kPredictRows, resolve_threads(threads_), [&](Index b, Index e) {
+  parallel_for_range(x.rows(), kPredictRows, threads_for(x.rows()), [&](Index b, Index e) {
     forward_rows(x.middleRows(b, e - b), out.middleRows(b, e - b), true, &deq);
   });
   return out;

@@ -184,6 +184,7 @@ class QuantizedMlp {
 
  private:
   void check_input(const ConstMatrixRef& x, const char* where) const;
+  int threads_for(Index rows) const;
   void forward_rows(const ConstMatrixRef& x, MatrixRef out, bool reference,
                     const std::vector<RowMatrixXf>* dequantized) const;
 

@@ -51,6 +51,7 @@ class ModelRow:
     bytes: Stat
     bits_per_weight: Stat
     train_seconds: Stat | None
+    accuracy_change: Stat | None  # accuracy minus its FP32 model's, seed by seed (not FP32 rows)
     quantize_seconds: Stat | None
     throughput_rows_per_second: Stat | None
     latency_p50_us: Stat | None
@@ -69,7 +70,8 @@ class ModelRow:
         return f"{self.model}{source} {self.format}{suffix}"
 
     def to_dict(self) -> dict:
-        stats = ("accuracy", "bytes", "bits_per_weight", "train_seconds", "quantize_seconds",
+        stats = ("accuracy", "bytes", "bits_per_weight", "train_seconds", "accuracy_change",
+                 "quantize_seconds",
                  "throughput_rows_per_second", "latency_p50_us", "latency_p99_us")
         out = {k: getattr(self, k) for k in ("dataset", "group", "model", "format", "method",
                                              "n_weights", "pareto", "best_method")}
@@ -84,13 +86,12 @@ class ModelRow:
 def aggregate(records: list[Record]) -> list[ModelRow]:
     """The measured rows, in the order their first record came (the run order)."""
     ok = [r for r in records if r.status == "ok"]
-    base_train = {(r.identity.dataset, r.identity.group, r.identity.model, r.identity.seed):
-                  r.train_seconds for r in ok if r.identity.format == "fp32"}
+    bases = {_base_key(r): r for r in ok if r.identity.format == "fp32"}
     groups: dict[_Key, list[Record]] = {}
     for r in ok:
         i = r.identity
         groups.setdefault((i.dataset, i.group, i.model, i.format, i.method), []).append(r)
-    rows = [_row(key, rs, base_train) for key, rs in groups.items()]
+    rows = [_row(key, rs, bases) for key, rs in groups.items()]
     _mark_pareto(rows)
     _mark_best_methods(rows)
     return rows
@@ -99,8 +100,15 @@ def aggregate(records: list[Record]) -> list[ModelRow]:
 _Key = tuple[str, str, str, str, str]  # dataset, group, model, format, method
 
 
-def _row(key: _Key, rs: list[Record], base_train: dict[tuple, float | None]) -> ModelRow:
-    """The row of one model from its records; train_seconds from the FP32 model of each seed."""
+def _base_key(r: Record) -> tuple[str, str, str, int]:
+    """What a model shares with the FP32 model it was made from."""
+    i = r.identity
+    return i.dataset, i.group, i.model, i.seed
+
+
+def _row(key: _Key, rs: list[Record], bases: dict[tuple, Record]) -> ModelRow:
+    """The row of one model from its records; training time and accuracy change from the FP32
+    model of each seed."""
     def stat(get: Callable[[Record], float | None]) -> Stat | None:
         return Stat.of([v for v in map(get, rs) if v is not None])
 
@@ -110,16 +118,24 @@ def _row(key: _Key, rs: list[Record], base_train: dict[tuple, float | None]) -> 
             raise ValueError(f"{key}: measured runs without a required figure")
         return s
 
-    def base(r: Record) -> float | None:
-        i = r.identity
-        return base_train.get((i.dataset, i.group, i.model, i.seed))
+    def base_train(r: Record) -> float | None:
+        base = bases.get(_base_key(r))
+        return base.train_seconds if base else None
+
+    def change(r: Record) -> float | None:
+        base = bases.get(_base_key(r))
+        if r.identity.format == "fp32" or base is None:
+            return None
+        if r.accuracy is None or base.accuracy is None:
+            return None
+        return r.accuracy - base.accuracy
 
     dataset, group, model, fmt, method = key
     return ModelRow(
         dataset, group, model, fmt, method, tuple(r.identity.seed for r in rs),
         rs[0].n_weights or 0,
         need(lambda r: r.accuracy), need(lambda r: r.bytes), need(lambda r: r.bits_per_weight),
-        stat(base), stat(lambda r: r.quantize_seconds),
+        stat(base_train), stat(change), stat(lambda r: r.quantize_seconds),
         stat(lambda r: r.throughput_rows_per_second), stat(lambda r: r.latency_p50_us),
         stat(lambda r: r.latency_p99_us))
 

@@ -28,6 +28,7 @@ from .settings import (
     BASELINE_METHOD,
     DATASET_INFO,
     FLOAT_FORMATS,
+    MLP_METHODS,
     PRIMARY_DATASET,
     SPLIT_SEED,
     TEST_FRACTION,
@@ -72,7 +73,7 @@ class Family:
 @dataclass(frozen=True)
 class TorchEnv:
     python: Path
-    version: str | None  # None: PyTorch cannot be imported there
+    version: str | None  # None: PyTorch is not installed there
     reason: str
 
 
@@ -188,17 +189,19 @@ def _evaluate(ctx: Context, ident: Identity, path: Path, n_weights: int) -> Reco
                   raw={"eval": d})
 
 
-def _evaluate_mlp(ctx: Context, ident: Identity, path: Path, n_weights: int,
-                  produced: dict) -> Record:
-    """`elmq eval` of an MLP file, or, where this build's eval does not read MLP files, the
-    test accuracy that the tool which made the file reported (without timings)."""
+def _evaluate_or_reported(ctx: Context, ident: Identity, path: Path, n_weights: int,
+                          produced: dict) -> Record:
+    """`elmq eval` of a model file, or, where this build's eval does not read the file's kind
+    (MLPs, quantized models), the test accuracy that the tool which made it reported, without
+    timings (the record says so)."""
     try:
         return _evaluate(ctx, ident, path, n_weights)
     except ToolError as e:
-        if "test_accuracy" not in produced:
+        accuracy = _first(produced, "test_accuracy", "accuracy")
+        if accuracy is None:
             raise
         return Record(ident, message=f"no throughput or latency: {e}", n_weights=n_weights,
-                      bytes=path.stat().st_size, accuracy=produced["test_accuracy"])
+                      bytes=path.stat().st_size, accuracy=accuracy)
 
 
 def _model_path(ctx: Context, ident: Identity, key: dict) -> Path:
@@ -271,7 +274,7 @@ def _mlp_base(ctx: Context, dp: DatasetPlan, seed: int) -> Experiment:
     def action() -> list[Record]:
         path.parent.mkdir(parents=True, exist_ok=True)
         train = ctx.elmq.run_json("train-mlp", train_args)
-        record = _evaluate_mlp(ctx, ident, path, n_weights, train.data)
+        record = _evaluate_or_reported(ctx, ident, path, n_weights, train.data)
         record.train_seconds = _first(train.data, "train_seconds", "seconds") or train.wall_seconds
         record.raw["train"] = train.data
         return [record]
@@ -284,45 +287,78 @@ def _mlp_base(ctx: Context, dp: DatasetPlan, seed: int) -> Experiment:
 
 # ---------------------------------------------------------------- quantization
 
-def _quantized(ctx: Context, base: Experiment, n_weights: int) -> list[Experiment]:
-    """One experiment per (format, method) this build's `elmq quantize` offers."""
-    cap = ctx.caps["quantize"]
-    methods = cap.methods if cap.has("method") and cap.methods else (BASELINE_METHOD,)
+@dataclass(frozen=True)
+class QuantVariant:
+    format: str
+    method: str  # the label in the tables, e.g. "rtn", "gptq+resolve", "cast"
+    options: tuple[str, ...]  # `elmq quantize` options that make it (data, threads, -o apart)
+    solves: bool  # passes over the training rows (re-solve, GPTQ, AWQ): costly
+
+
+def elm_variants(cap: Capability, formats: tuple[str, ...], ablation: bool) -> list[QuantVariant]:
+    """The quantized forms of an ELM. Where `elmq quantize` can quantize the input weights W
+    too (--w-format), both W and beta take the format; then "rtn" is the plain baseline (beta
+    not re-solved, --no-resolve) and every other method re-solves beta on the quantized W
+    first ("gptq+resolve"). `ablation` adds "rtn+resolve", separating the two gains."""
+    both = cap.has("w-format") and cap.has("no-resolve")
     out = []
-    for fmt in ctx.settings.preset.formats:
-        for method in ("cast",) if fmt in FLOAT_FORMATS else methods:
-            out.append(_quantize_one(ctx, base, n_weights, fmt, method))
+    for fmt in formats:
+        layers = ("--format", fmt, *(("--w-format", fmt) if both else ()))
+        if fmt in FLOAT_FORMATS:
+            out.append(QuantVariant(fmt, "cast", (*layers, *_no_resolve(both)), False))
+            continue
+        for method in cap.methods or (BASELINE_METHOD,):
+            with_method = (*layers, "--method", method) if cap.has("method") else layers
+            if method == BASELINE_METHOD:
+                out.append(QuantVariant(fmt, method, (*with_method, *_no_resolve(both)), False))
+                if both and ablation:
+                    out.append(QuantVariant(fmt, f"{method}+resolve", with_method, True))
+            else:
+                out.append(QuantVariant(fmt, f"{method}+resolve" if both else method,
+                                        with_method, True))
     return out
 
 
-def _quantize_options(ctx: Context, dataset: str, fmt: str, method: str) -> list[str]:
-    """`elmq quantize` options after the model file, before -o."""
+def _no_resolve(both: bool) -> tuple[str, ...]:
+    return ("--no-resolve",) if both else ()
+
+
+def mlp_variants(formats: tuple[str, ...]) -> list[QuantVariant]:
+    """The quantized forms of an MLP: every method of quant/mlp for every integer format
+    (`elmq quantize --help` describes the ELM branch; a method the MLP branch refuses is
+    reported as rejected)."""
+    out = []
+    for fmt in formats:
+        if fmt in FLOAT_FORMATS:
+            out.append(QuantVariant(fmt, "cast", ("--format", fmt), False))
+        else:
+            out += [QuantVariant(fmt, m, ("--format", fmt, "--method", m), m != BASELINE_METHOD)
+                    for m in MLP_METHODS]
+    return out
+
+
+def _quantized(ctx: Context, base: Experiment, n_weights: int) -> list[Experiment]:
+    preset = ctx.settings.preset
+    group = base.produces[0].group
+    variants = (elm_variants(ctx.caps["quantize"], preset.formats, preset.method_ablation)
+                if group == "elm" else mlp_variants(preset.formats))
+    return [_quantize_one(ctx, base, n_weights, v) for v in variants]
+
+
+def _quantize_one(ctx: Context, base: Experiment, n_weights: int,
+                  variant: QuantVariant) -> Experiment:
+    base_ident, base_path = base.produces[0], base.makes[0]
+    ident = replace(base_ident, format=variant.format, method=variant.method)
     cap = ctx.caps["quantize"]
-    args = ["--format", fmt]
-    if method != "cast" and cap.has("method"):
-        args += ["--method", method]
-    if cap.has("dataset"):
-        args += _data_args(dataset, cap)  # calibration rows, Hessians, re-solves; test accuracy
-    if cap.has("threads"):
-        args += ["--threads", str(ctx.threads)]
-    return args
-
-
-def _quantize_one(ctx: Context, base: Experiment, n_weights: int, fmt: str,
-                  method: str) -> Experiment:
-    base_ident = base.produces[0]
-    base_path = base.makes[0]
-    ident = replace(base_ident, format=fmt, method=method)
-    options = _quantize_options(ctx, ident.dataset, fmt, method)
+    # The data: calibration rows, Gram matrices and re-solves, and the test accuracy.
+    options = [*variant.options, *_data_args(ident.dataset, cap), "--threads", str(ctx.threads)]
     key = {"kind": "quantize", "base": base.key, "args": options, "eval": _eval_key(ctx)}
     path = _model_path(ctx, ident, key)
     args = [str(base_path), *options, "-o", str(path)]
-    info = DATASET_INFO[ident.dataset]
 
     def action() -> list[Record]:
         q = ctx.elmq.run_json("quantize", args)
-        record = (_evaluate_mlp(ctx, ident, path, n_weights, q.data) if ident.group == "mlp"
-                  else _evaluate(ctx, ident, path, n_weights))
+        record = _evaluate_or_reported(ctx, ident, path, n_weights, q.data)
         reported = _first(q.data, "quantize_seconds", "seconds")
         record.quantize_seconds = reported if reported is not None else q.wall_seconds
         record.quantize_seconds_source = ("elmq quantize JSON" if reported is not None
@@ -330,9 +366,9 @@ def _quantize_one(ctx: Context, base: Experiment, n_weights: int, fmt: str,
         record.raw["quantize"] = q.data
         return [record]
 
-    solves = method not in ("cast", BASELINE_METHOD)  # GPTQ etc. pass over the training rows
+    info = DATASET_INFO[ident.dataset]
     estimate = (_load_seconds(ident.dataset)
-                + (4 * info.n_train * n_weights / _FLOPS if solves else 0.05)
+                + (4 * info.n_train * n_weights / _FLOPS if variant.solves else 0.05)
                 + _eval_estimate(ctx, ident.dataset, n_weights))
     return Experiment(f"quantize {ident.describe()}", key, (ident,), estimate, action,
                       needs=(base_path,))
@@ -393,7 +429,13 @@ def _torch(ctx: Context, dp: DatasetPlan) -> Experiment:
     return Experiment(f"PyTorch {dp.name} MLP {spec.describe()}, seeds "
                       f"{', '.join(map(str, seeds))}",
                       {"kind": "torch", "dataset": dp.name, "args": args,
-                       "torch": ctx.torch.version}, idents, estimate, action)
+                       "torch": ctx.torch.version, "script": _script_hash()},
+                      idents, estimate, action)
+
+
+def _script_hash() -> str:
+    """torch_reference.py's content: an edited script does not reuse old results."""
+    return hashlib.sha256(TORCH_SCRIPT.read_bytes()).hexdigest()[:16]
 
 
 def _torch_record(ident: Identity, v: dict, threads: int, about: dict) -> Record:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +66,7 @@ _BY_UNIT = {"accuracy": _pct, "seconds": _seconds, "bytes": _bytes, "us": _us,
             "rows/s": lambda v: f"{_rate(v)} rows/s"}
 
 
-def _stat(s: Stat | None, fmt, scale: float = 1.0) -> str:
+def _stat(s: Stat | None, fmt: Callable[[float], str], scale: float = 1.0) -> str:
     if s is None:
         return "–"
     text = fmt(s.mean * scale)
@@ -74,6 +75,14 @@ def _stat(s: Stat | None, fmt, scale: float = 1.0) -> str:
 
 def _acc(s: Stat) -> str:
     return _stat(s, lambda v: f"{v:.2f}", 100.0)
+
+
+def _change(s: Stat | None) -> str:
+    """Accuracy change in points, signed; its std unsigned."""
+    if s is None:
+        return "–"
+    mean = f"{100 * s.mean:+.2f}"
+    return f"{mean} ± {100 * s.std:.2f}" if len(s.values) > 1 else mean
 
 
 # ---------------------------------------------------------------- generated text
@@ -109,24 +118,41 @@ def summary_sentences(s: DatasetSummary) -> list[str]:
     return out
 
 
+def _others_sentence(others: list[DatasetSummary]) -> str:
+    counts = "; ".join(f"{s.dataset}: ELMs {len(s.wins('ELM'))}, deep models "
+                       f"{len(s.wins('deep model'))}" for s in others)
+    return f"The other data sets, criteria won ({counts}):"
+
+
+def _others_table(others: list[DatasetSummary]) -> tuple[list[str], list[list[str]]]:
+    """Criteria in rows, data sets in columns; each cell the winner and its margin."""
+    header = ["Criterion", *(s.dataset for s in others)]
+    rows = [[c.criterion, *(f"{s.claims[i].winner} ({margin(s.claims[i])})" for s in others)]
+            for i, c in enumerate(others[0].claims)]
+    return header, rows
+
+
 # ---------------------------------------------------------------- tables
 
-_COLUMNS = ("Model", "Format", "Method", "Bits/param", "Size", "Accuracy (%)", "Train",
-            "Quantize", "Throughput (rows/s)", "p50", "p99", "Seeds")
+_COLUMNS = ("Model", "Format", "Method", "Bits/param", "Size", "Accuracy (%)", "Δ vs FP32",
+            "Train", "Quantize", "Throughput (rows/s)", "p50", "p99", "Seeds")
 
 
 def _row_cells(r: ModelRow) -> list[str]:
     marks = ("◆ " if r.pareto else "") + ("★ " if r.best_method else "")
     model = r.model + (" (PyTorch)" if r.group == "torch" else "")
     return [marks + model, r.format, r.method, f"{r.bits_per_weight.mean:.2f}",
-            _bytes(r.bytes.mean), _acc(r.accuracy), _stat(r.train_seconds, _seconds),
+            _bytes(r.bytes.mean), _acc(r.accuracy),
+            _change(r.accuracy_change),
+            _stat(r.train_seconds, _seconds),
             _stat(r.quantize_seconds, _seconds), _stat(r.throughput_rows_per_second, _rate),
             _stat(r.latency_p50_us, _us), _stat(r.latency_p99_us, _us), str(len(r.seeds))]
 
 
 _LEGEND = ("◆ on the Pareto front of accuracy vs size; ★ the most accurate method for that "
-           "model and format. Mean ± std over seeds. Train: FP32 training of the model the row "
-           "was made from; Quantize: the quantization alone.")
+           "model and format. Mean ± std over seeds. Δ vs FP32: accuracy points gained (+) or "
+           "lost (−) against the FP32 model of the same seed. Train: FP32 training of the model "
+           "the row was made from; Quantize: the quantization alone.")
 
 
 _CLAIM_COLUMNS = ("Criterion", "Best ELM", "Best deep model", "Winner", "Margin")
@@ -221,10 +247,13 @@ def write_html(path: Path, rep: Report) -> None:
              f"by <code>{e(rep.command_line)}</code> (preset {e(rep.preset)}: "
              f"{e(rep.preset_description)}).</p>",
              '<h2 id="summary">Summary</h2>']
-    for s in rep.summaries:
-        parts.append("".join(f"<p>{e(t)}</p>" for t in summary_sentences(s)))
-        cells = [_claim_cells(c) for c in s.claims]
-        parts.append(_table(_CLAIM_COLUMNS, cells))
+    if rep.summaries:
+        head, others = rep.summaries[0], rep.summaries[1:]
+        parts.append("".join(f"<p>{e(t)}</p>" for t in summary_sentences(head)))
+        parts.append(_table(_CLAIM_COLUMNS, [_claim_cells(c) for c in head.claims]))
+        if others:
+            parts.append(f"<p>{e(_others_sentence(others))}</p>")
+            parts.append(_table(*_others_table(others)))
     parts.append('<h2 id="families">Experiment families</h2>')
     parts.append(_table(("Family", "Status"), [
         [f.title, "ran" if f.available else f.reason] for f in rep.families]))
@@ -258,11 +287,13 @@ def _md_table(header: list[str] | tuple[str, ...], rows: list[list[str]]) -> str
 
 def summary_markdown(rep: Report) -> str:
     """The summary section alone (also printed at the end of a run)."""
-    out = []
-    for s in rep.summaries:
-        out += [" ".join(summary_sentences(s)), "",
-                _md_table(_CLAIM_COLUMNS,
-                          [_claim_cells(c) for c in s.claims]), ""]
+    if not rep.summaries:
+        return "No model was measured.\n"
+    head, others = rep.summaries[0], rep.summaries[1:]
+    out = [" ".join(summary_sentences(head)), "",
+           _md_table(_CLAIM_COLUMNS, [_claim_cells(c) for c in head.claims]), ""]
+    if others:
+        out += [_others_sentence(others), "", _md_table(*_others_table(others)), ""]
     return "\n".join(out)
 
 

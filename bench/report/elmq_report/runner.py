@@ -1,9 +1,10 @@
 """Runs the experiments in order, with a cache and progress output.
 
 Each experiment's records are cached as report/cache/runs/<hash>.json, the hash taken over
-its key and the elmq version. With resume=True a cached result is reused when the files it
-made for later experiments are still there; failed experiments are never cached, so a
-resumed run retries them.
+its key and the elmq build (version and executable hash: a rebuilt elmq runs everything
+again). With resume=True a cached result is reused when the files it made for later
+experiments are still there; failed experiments are never cached, so a resumed run retries
+them.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from .tools import ToolError
 @dataclass(frozen=True)
 class Cache:
     root: Path  # report/cache
-    version: str  # the elmq version: a new version does not reuse old results
+    build: str  # Elmq.build_id(): results of another build are not reused
 
     def _path(self, exp: Experiment) -> Path:
-        text = json.dumps({"key": exp.key, "elmq": self.version}, sort_keys=True)
+        text = json.dumps({"key": exp.key, "elmq": self.build}, sort_keys=True)
         return self.root / "runs" / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.json"
 
     def load(self, exp: Experiment) -> list[Record] | None:
@@ -43,7 +44,7 @@ class Cache:
     def store(self, exp: Experiment, records: list[Record]) -> None:
         path = self._path(exp)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"title": exp.title, "key": exp.key, "elmq": self.version,
+        path.write_text(json.dumps({"title": exp.title, "key": exp.key, "elmq": self.build,
                                     "records": [r.to_dict() for r in records]}, indent=1))
 
 

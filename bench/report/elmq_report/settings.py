@@ -14,8 +14,10 @@ ALL_DATASETS = (PRIMARY_DATASET, *SMALL_DATASETS)
 GROUPS = ("elm", "mlp", "torch")
 GROUP_TITLES = {"elm": "ELM (elmq)", "mlp": "MLP (elmq)", "torch": "MLP (PyTorch reference)"}
 
-#: Quantization methods that the report knows by name, in the order it prefers them.
-KNOWN_METHODS = ("rtn", "gptq", "awq", "resolve")
+#: Quantization methods that the report knows by name (found in `elmq quantize --help`).
+KNOWN_METHODS = ("rtn", "gptq", "awq")
+#: The methods of quant/mlp (quantized_mlp.h), for MLP files.
+MLP_METHODS = ("rtn", "gptq", "awq")
 #: The baseline every other method is shown beside.
 BASELINE_METHOD = "rtn"
 #: Float formats have no method: they are a cast, reported with method "cast".
@@ -93,6 +95,7 @@ class Preset:
     formats: tuple[str, ...]  # quantized formats, as `elmq quantize --format` names them
     measurement: Measurement
     calibration_rows: int  # training rows the PyTorch static INT8 model is calibrated on
+    method_ablation: bool = False  # also ELM "rtn+resolve" (see experiments.elm_variants)
 
 
 def _small(elm_hidden: tuple[int, ...], mlp: MlpSpec) -> tuple[DatasetPlan, ...]:
@@ -108,13 +111,13 @@ PRESETS: dict[str, Preset] = {
         name="tiny",
         description="test mode: digits and iris, small models, 2 seeds (< 1 minute)",
         datasets=(
-            DatasetPlan("digits", (50, 200), MlpSpec((32,), epochs=8, batch_size=32,
-                                                     learning_rate=3e-3)),
+            DatasetPlan("digits", (100,), MlpSpec((32,), epochs=8, batch_size=32,
+                                                  learning_rate=3e-3)),
             DatasetPlan("iris", (20,), MlpSpec((16,), epochs=20, batch_size=16,
                                                learning_rate=1e-2)),
         ),
         n_seeds=2,
-        formats=("f16", "int8", "int4-g32", "ternary"),
+        formats=("f16", "int4-g32", "ternary"),
         measurement=Measurement(latency_rows=200, min_time=0.02),
         calibration_rows=256,
     ),
@@ -153,6 +156,7 @@ PRESETS: dict[str, Preset] = {
         formats=(*_FORMATS, "int8-g32", "int4-g128", "int2-g64-asym", "ternary-base3"),
         measurement=Measurement(latency_rows=2000, min_time=0.2),
         calibration_rows=4096,
+        method_ablation=True,
     ),
 }
 

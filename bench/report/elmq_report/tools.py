@@ -7,6 +7,7 @@ methods are read from that help text, so the report follows the CLI as it grows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -68,6 +69,11 @@ class Elmq:
         done = subprocess.run([str(self.path), "--version"], capture_output=True, text=True,
                               check=False)
         return done.stdout.strip() if done.returncode == 0 else "unknown"
+
+    def build_id(self) -> str:
+        """The version and a hash of the executable: any rebuild that changes it differs."""
+        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+        return f"{self.version()} ({digest})"
 
     def help(self, command: str) -> str | None:
         """The --help text of `command`, or None when this build does not have it."""

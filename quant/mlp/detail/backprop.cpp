@@ -15,6 +15,14 @@ namespace {
 constexpr Index kGradRows = 64;
 }  // namespace
 
+int threads_for_rows(Index rows, const std::vector<Index>& sizes, int threads) {
+  double macs = 0.0;
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+    macs += static_cast<double>(sizes[l]) * static_cast<double>(sizes[l + 1]);
+  }
+  return static_cast<double>(rows) * macs < kMinParallelMacs ? 1 : threads;
+}
+
 void mlp_forward_rows(const ConstMatrixRef& x, const MlpParams& p, std::vector<RowMatrixXf>& act,
                       Index r0, Index n) {
   const int layers = p.n_layers();
@@ -32,6 +40,7 @@ void mlp_forward_rows(const ConstMatrixRef& x, const MlpParams& p, std::vector<R
 
 void mlp_forward(const ConstMatrixRef& x, const MlpParams& p, MatrixRef logits, int threads) {
   const std::vector<Index> sizes = p.sizes();
+  threads = threads_for_rows(x.rows(), sizes, threads);
   parallel_for_range(x.rows(), 2 * kMlpRowGrain, threads, [&](Index b, Index e) {
     std::vector<RowMatrixXf> act(sizes.size() - 1);
     for (std::size_t l = 0; l + 1 < sizes.size(); ++l) act[l].resize(e - b, sizes[l + 1]);
@@ -77,6 +86,7 @@ Backprop::Backprop(const std::vector<Index>& sizes, Index max_rows)
 
 void Backprop::forward(const ConstMatrixRef& x, const MlpParams& p, int threads) {
   assert(x.rows() >= 1 && x.rows() <= max_rows_ && x.cols() == sizes_[0]);
+  threads = threads_for_rows(x.rows(), sizes_, threads);
   parallel_for_range(x.rows(), kMlpRowGrain, threads,
                      [&](Index b, Index e) { mlp_forward_rows(x, p, act_, b, e - b); });
 }
@@ -88,6 +98,8 @@ double Backprop::forward_backward(const ConstMatrixRef& x, const std::int32_t* l
   const int layers = p.n_layers();
   const Index classes = sizes_.back();
   const float grad_scale = 1.0f / static_cast<float>(rows);
+  // Forward, deltas and weight gradients: about 3x the forward's work.
+  threads = threads_for_rows(3 * rows, sizes_, threads);
 
   // Per row: forward, loss, and the deltas of every layer.
   parallel_for_range(rows, kMlpRowGrain, threads, [&](Index b, Index e) {

@@ -20,6 +20,15 @@ namespace detail {
 /// Rows per forward task (a multiple of 8).
 inline constexpr Index kMlpRowGrain = 32;
 
+/// Multiply-adds below which a pass runs on one thread: a parallel region
+/// costs more than it saves on small networks and batches (the split into
+/// tasks stays the same, so results do not change).
+inline constexpr double kMinParallelMacs = 2.0e6;
+
+/// `threads`, or 1 if `rows` rows through a network of widths `sizes` are
+/// fewer than kMinParallelMacs multiply-adds.
+int threads_for_rows(Index rows, const std::vector<Index>& sizes, int threads);
+
 /// Forward pass of rows [r0, r0 + n) of x through all layers into act
 /// (act[l]: at least r0 + n rows x n_{l+1}; act.back() receives the logits).
 void mlp_forward_rows(const ConstMatrixRef& x, const MlpParams& p, std::vector<RowMatrixXf>& act,

@@ -144,7 +144,7 @@ TrainingHistory train_loop(MlpParams& params, const TrainData& data, const Train
       }
       loss_sum += bp.forward_backward(xb.topRows(n), yb.data(), fwd_params(), grads, s.threads);
       if (hooks.adjust_gradients) hooks.adjust_gradients(params, grads);
-      opt.step();
+      opt.step(s.threads);
       if (hooks.after_step) hooks.after_step();
     }
     EpochReport rep;
