@@ -1,5 +1,6 @@
 #include "cli/args.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -176,7 +177,9 @@ constexpr std::size_t kHelpIndent = 28;
 constexpr std::size_t kHelpWidth = 100;
 
 // Appends `left` padded to the indent column, then `text` word-wrapped.
-void append_entry(std::string& s, std::string left, const std::string& text) {
+void append_entry(std::string& s, std::string left, std::string text) {
+  // Line breaks in option texts are re-flowed like spaces.
+  std::replace(text.begin(), text.end(), '\n', ' ');
   if (left.size() < kHelpIndent) {
     left.resize(kHelpIndent, ' ');
   } else {

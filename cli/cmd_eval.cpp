@@ -1,15 +1,19 @@
 // elmq eval: accuracy (or R^2), batch throughput and single-row latency of a saved model.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/eval_model.h"
 #include "cli/json.h"
 #include "elm/common/errors.h"
 #include "elm/common/parallel.h"
-#include "elm/elm_model.h"
+#include "elm/common/serialize.h"
 
 namespace elmq {
 namespace cli {
@@ -22,8 +26,10 @@ ArgParser make_parser() {
               "[options]",
               "Evaluates a saved model: accuracy (R^2 for regression), batch prediction\n"
               "throughput in rows per second, and the latency of one-row prediction\n"
-              "(ElmModel::decision_row) as p50/p99 over up to --latency-rows rows.");
-  p.positional("MODEL", "an elmq model file (from 'elmq train -o')");
+              "(the model's decision_row) as p50/p99 over up to --latency-rows rows.");
+  p.positional("MODEL",
+               "an elmq model file: an ELM or MLP, FP32 or quantized ('elmq train', "
+               "'elmq train-mlp', 'elmq quantize')");
   add_data_options(p, DataUse::kEval);
   p.section("measurement");
   p.option("threads", "N", "threads for batch prediction (0: all cores)", "0");
@@ -57,41 +63,30 @@ int run_eval(const Args& args) {
   const double min_time = a.get_double("min-time", 0.2, 0.0, 3600.0);
 
   const std::string model_path = a.positionals()[0];
-  const ElmModel model = with_threads(ElmModel::load(model_path), threads);
-  const bool regression = model.task() == Task::kRegression;
-  if (model.task() == Task::kMultilabel) {
-    throw UsageError(str_cat(model_path,
-                             " is a multilabel model; eval supports classification "
-                             "and regression"));
-  }
+  const std::unique_ptr<EvalModel> model = load_eval_model(model_path, threads);
+  const bool regression = model->task() == Task::kRegression;
   LoadedData data = load_data(a, DataUse::kEval, regression);
   const RowMatrixXf& x = data.x_test;
-  if (x.cols() != model.n_features()) {
+  if (x.cols() != model->n_features()) {
     throw InvalidArgument(str_cat(data.description, " has ", x.cols(), " features, ", model_path,
-                                  " expects ", model.n_features()));
+                                  " expects ", model->n_features()));
   }
-  if (regression && data.t_test.cols() != model.n_outputs()) {
+  if (regression && data.t_test.cols() != model->n_outputs()) {
     throw InvalidArgument(str_cat(data.description, " has ", data.t_test.cols(),
                                   " target column(s), ", model_path, " predicts ",
-                                  model.n_outputs()));
+                                  model->n_outputs()));
   }
 
   // Quality.
   const double score =
-      regression ? model.score_regression(x, data.t_test) : model.score(x, data.y_test);
+      regression ? model->score_regression(x, data.t_test) : model->score(x, data.y_test);
 
   // Batch throughput: whole-set prediction, repeated until min_time has passed.
   std::int64_t reps = 0;
   const auto t0 = std::chrono::steady_clock::now();
   double batch_seconds = 0.0;
   do {
-    if (regression) {
-      const RowMatrixXf out = model.predict_regression(x);
-      (void)out;
-    } else {
-      const LabelVector out = model.predict(x);
-      (void)out;
-    }
+    model->predict_batch(x);
     ++reps;
     batch_seconds = seconds_since(t0);
   } while (batch_seconds < min_time && reps < 100000);
@@ -102,12 +97,11 @@ int run_eval(const Args& args) {
   std::vector<double> lat_us;
   lat_us.reserve(static_cast<std::size_t>(n_lat));
   if (n_lat > 0) {
-    PredictWorkspace ws;
-    std::vector<float> out(static_cast<std::size_t>(model.n_outputs()));
-    model.decision_row(x.row(0).data(), out.data(), ws);  // warm-up: sizes the workspace
+    std::vector<float> out(static_cast<std::size_t>(model->n_outputs()));
+    model->decision_row(x.row(0).data(), out.data());  // warm-up: sizes the workspace
     for (Index i = 0; i < n_lat; ++i) {
       const auto s = std::chrono::steady_clock::now();
-      model.decision_row(x.row(i).data(), out.data(), ws);
+      model->decision_row(x.row(i).data(), out.data());
       lat_us.push_back(seconds_since(s) * 1e6);
     }
   }
@@ -118,7 +112,7 @@ int run_eval(const Args& args) {
   if (json) {
     JsonWriter j;
     j.begin_object().field("command", "eval").field("model", model_path);
-    j.field("task", task_name(model.task()));
+    j.field("kind", file_kind_name(model->kind())).field("task", task_name(model->task()));
     j.field("data", data.description).field("rows", x.rows()).field("n_features", x.cols());
     j.field(metric, score);
     j.field("threads", threads).field("threads_used", resolve_threads(threads));
@@ -133,8 +127,7 @@ int run_eval(const Args& args) {
     std::cout << j.str() << "\n";
     return 0;
   }
-  std::cout << "model:      " << model_path << " (" << task_name(model.task()) << ", "
-            << model.config().hidden.describe() << ")\n";
+  std::cout << "model:      " << model_path << " (" << model->description() << ")\n";
   std::cout << "data:       " << data.description << ", " << x.rows() << " x " << x.cols() << "\n";
   std::cout << (regression ? "R^2:        " : "accuracy:   ") << fixed(score, 4) << "\n";
   std::cout << "throughput: " << fixed(rows_per_second, 0) << " rows/s (batch of " << x.rows()

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/json.h"
+#include "cli/mlp_commands.h"
 #include "elm/common/errors.h"
 #include "elm/common/serialize.h"
 #include "elm/elm_model.h"
@@ -21,7 +22,8 @@ ArgParser make_parser() {
   ArgParser p("elmq info", "elmq info MODEL [--json]",
               "Describes an elmq file: its kind and format version, and for ELM models the\n"
               "task, input width, hidden layer, outputs, classes, lambda and scaling; for\n"
-              "quantized ELMs also the weight formats, method, bytes and bits per weight.");
+              "quantized ELMs also the weight formats, method, bytes and bits per weight;\n"
+              "for MLPs the layer sizes, training settings and (quantized) formats.");
   p.positional("MODEL", "an elmq file");
   p.flag("json", "print one JSON object on stdout instead of text");
   return p;
@@ -118,6 +120,10 @@ int run_info(const Args& args) {
   if (kind == FileKind::kQuantizedElm) {
     qmodel = std::make_unique<QuantizedElm>(QuantizedElm::from_bytes(bytes));
   }
+  std::unique_ptr<MlpFileDetails> mlp;
+  if (kind == FileKind::kMlp || kind == FileKind::kQuantizedMlp) {
+    mlp = std::make_unique<MlpFileDetails>(bytes);
+  }
 
   JsonWriter j;
   j.begin_object().field("command", "info").field("file", path);
@@ -132,6 +138,17 @@ int run_info(const Args& args) {
   }
 
   if (qmodel) return describe_quantized_elm(*qmodel, j, json);
+  if (mlp) {
+    if (json) {
+      j.field("details", true);
+      mlp->add_json(j);
+      j.end_object();
+      std::cout << j.str() << "\n";
+    } else {
+      std::cout << mlp->text();
+    }
+    return 0;
+  }
   if (kind != FileKind::kElm) {
     // Other kinds are described by the modules that own them once they exist.
     j.field("details", false).end_object();

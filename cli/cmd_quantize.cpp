@@ -1,17 +1,22 @@
 // elmq quantize: turn a saved FP32 model into a quantized one and report its
 // accuracy, size and the time it took.
 //
-// The command dispatches on the kind of the input file (peek_file_kind):
-// ELM models go to quantize_elm_file below; other kinds (e.g. MLP models)
-// get their own branch in run_quantize.
+// The command dispatches on the kind of the input file (peek_file_kind)
+// before parsing any option, since each kind has its own options: ELM models
+// go to quantize_elm_command below; other kinds (e.g. MLP models) get their
+// own branch in run_quantize, which receives the raw arguments.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/json.h"
+#include "cli/mlp_commands.h"
 #include "elm/common/errors.h"
 #include "elm/common/parallel.h"
 #include "elm/common/serialize.h"
@@ -65,19 +70,43 @@ ArgParser make_parser() {
   p.option("output", "FILE", "save the quantized model here", "", 'o');
   p.option("threads", "N", "threads (0: all cores)", "0");
   p.flag("json", "print one JSON object on stdout instead of text");
-  p.flag("quiet", "no progress on stderr", 'q');
   p.epilog(
       "examples:\n"
       "  elmq train --dataset fashion-mnist --hidden 2048:tanh --save-training-state -o fp32.elmq\n"
-      "  elmq quantize fp32.elmq --format int4-g32 --method gptq --dataset fashion-mnist -o q.elmq\n"
+      "  elmq quantize fp32.elmq --format int4-g32 --method gptq --dataset fashion-mnist -o "
+      "q.elmq\n"
       "  elmq quantize fp32.elmq --w-format int8 --format int8 --activations int8 \\\n"
       "      --dataset fashion-mnist -o q8.elmq\n");
   return p;
 }
 
+// The model file among the arguments, found before any parsing: the first
+// argument naming a regular file that starts with the elmq magic, skipping
+// the value of -o/--output (an earlier output may exist). Empty if none.
+std::string find_model_argument(const Args& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& s = args[i];
+    if (s == "--") continue;
+    if (s == "-o" || s == "--output") {
+      ++i;
+      continue;
+    }
+    if (s.empty() || s[0] == '-') continue;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(s, ec)) continue;
+    std::ifstream in(s, std::ios::binary);
+    char magic[sizeof kFileMagic] = {};
+    if (in.read(magic, sizeof magic) && std::equal(magic, magic + sizeof magic, kFileMagic)) {
+      return s;
+    }
+  }
+  return "";
+}
+
 bool has_data_options(const ParsedArgs& a) { return a.has("dataset") || a.has("train-csv"); }
 
-QuantFormat format_option(const ParsedArgs& a, const std::string& name, const std::string& fallback) {
+QuantFormat format_option(const ParsedArgs& a, const std::string& name,
+                          const std::string& fallback) {
   try {
     return parse_format(a.get(name, fallback));
   } catch (const InvalidArgument& e) {
@@ -91,8 +120,8 @@ ElmQuantConfig elm_quant_config(const ParsedArgs& a) {
   c.w_format = format_option(a, "w-format", "f32");
   c.beta_method = parse_quant_method(a.get_choice("method", "rtn", {"rtn", "gptq"}));
   c.resolve_beta_after_w = !a.flag("no-resolve");
-  c.hidden = parse_hidden_quant(
-      a.get_choice("activations", "dynamic", {"dynamic", "int8", "static"}));
+  c.hidden =
+      parse_hidden_quant(a.get_choice("activations", "dynamic", {"dynamic", "int8", "static"}));
   c.input = parse_input_quant(a.get_choice("inputs", "dynamic", {"dynamic", "uint8"}));
   c.lambda_scale = a.get_double("lambda-scale", 1.0, 1e-12, 1e12);
   if (!(c.lambda_scale > 0.0)) throw UsageError("--lambda-scale must be > 0");
@@ -115,16 +144,26 @@ std::string human_bytes(double b) {
   return fixed(b, 0) + " B";
 }
 
-int quantize_elm_file(const ParsedArgs& a, const std::string& model_path,
-                      const std::string& bytes) {
+int quantize_elm_command(const Args& args, const std::string& model_path,
+                         const std::string& bytes) {
+  const ArgParser parser = make_parser();
+  const ParsedArgs a = parser.parse(args);
+  if (a.flag("help")) {
+    std::cout << parser.help();
+    return 0;
+  }
+  if (a.positionals()[0] != model_path) {
+    throw UsageError(
+        str_cat("expected one model file, got '", a.positionals()[0], "' and '", model_path, "'"));
+  }
   const bool json = a.flag("json");
-  const bool quiet = a.flag("quiet") || json;
   const ElmModel model = ElmModel::from_bytes(bytes);
   const ElmQuantConfig cfg = elm_quant_config(a);
   const bool regression = model.task() == Task::kRegression;
   const ElmQuantNeeds needs = quantization_needs(model, cfg);
   if (needs.data && !has_data_options(a)) {
-    throw UsageError(str_cat(needs.reason, ": give the training data with --dataset NAME or "
+    throw UsageError(str_cat(needs.reason,
+                             ": give the training data with --dataset NAME or "
                              "--train-csv FILE (as given to 'elmq train')",
                              needs.resolve ? ", or --no-resolve" : ""));
   }
@@ -137,8 +176,8 @@ int quantize_elm_file(const ParsedArgs& a, const std::string& model_path,
   if (has_data_options(a)) {
     data = load_data(a, DataUse::kTrain, regression);
     if (data->x_train.cols() != model.n_features()) {
-      throw InvalidArgument(str_cat(data->description, " has ", data->x_train.cols(),
-                                    " features, ", model_path, " expects ", model.n_features()));
+      throw InvalidArgument(str_cat(data->description, " has ", data->x_train.cols(), " features, ",
+                                    model_path, " expects ", model.n_features()));
     }
     if (model.has_training_state() && needs.data &&
         model.training_stats().rows() != data->x_train.rows()) {
@@ -148,7 +187,6 @@ int quantize_elm_file(const ParsedArgs& a, const std::string& model_path,
     }
   }
 
-  if (!quiet) std::cerr << "quantizing...\n";
   const auto t0 = std::chrono::steady_clock::now();
   QuantizedElm q = [&] {
     if (!needs.data) return quantize_elm(model, cfg);
@@ -229,15 +267,14 @@ int quantize_elm_file(const ParsedArgs& a, const std::string& model_path,
             << model.n_outputs() << " outputs"
             << (model.has_training_state() ? ", training state stored" : "") << ")\n";
   std::cout << "quantized:    W " << format_name(q.input_weights().format())
-            << (info.w_exact ? " (exact)" : " (rtn, relative error " +
-                                                fixed(info.w_relative_error, 4) + ")")
+            << (info.w_exact ? " (exact)"
+                             : " (rtn, relative error " + fixed(info.w_relative_error, 4) + ")")
             << ", beta " << format_name(q.output_weights().format()) << " ("
             << quant_method_name(info.beta_method) << "), inputs "
             << input_quant_name(q.input_quant()) << ", activations "
             << hidden_quant_name(q.hidden_quant()) << "\n";
-  std::cout << "beta:         "
-            << (info.beta_resolved ? "re-solved" : "as trained") << ", lambda " << info.lambda
-            << "\n";
+  std::cout << "beta:         " << (info.beta_resolved ? "re-solved" : "as trained") << ", lambda "
+            << info.lambda << "\n";
   if (std::isfinite(info.beta_loss)) {
     std::cout << "objective:    +" << info.beta_loss;
     if (std::isfinite(info.beta_rtn_loss)) std::cout << " (RTN +" << info.beta_rtn_loss << ")";
@@ -245,24 +282,23 @@ int quantize_elm_file(const ParsedArgs& a, const std::string& model_path,
       std::cout << " over the ridge objective " << info.ridge_objective;
     }
     if (info.beta_method == QuantMethod::kGptq) {
-      std::cout << "; RTN kept for " << info.gptq_rtn_rows << " of " << q.n_outputs()
-                << " outputs";
+      std::cout << "; RTN kept for " << info.gptq_rtn_rows << " of " << q.n_outputs() << " outputs";
     }
     std::cout << "\n";
   }
   if (scored) {
-    std::cout << (regression ? "R^2:          " : "accuracy:     ") << fixed(score, 4)
-              << " (FP32 " << fixed(fp32_score, 4) << ", " << data->description
-              << " test split, " << data->x_test.rows() << " rows)\n";
+    std::cout << (regression ? "R^2:          " : "accuracy:     ") << fixed(score, 4) << " (FP32 "
+              << fixed(fp32_score, 4) << ", " << data->description << " test split, "
+              << data->x_test.rows() << " rows)\n";
   }
   std::cout << "size:         " << human_bytes(static_cast<double>(q.bytes()))
-            << " of parameters (FP32 " << human_bytes(static_cast<double>(q.fp32_bytes()))
-            << ", " << fixed(ratio, 2) << "x smaller), " << fixed(q.bits_per_weight(), 3)
-            << " bits per weight; W " << fixed(q.input_weights().bits_per_weight(), 3)
-            << ", beta " << fixed(q.output_weights().bits_per_weight(), 3) << "\n";
-  std::cout << "time:         " << format_seconds(seconds) << " (W " << format_seconds(info.w_seconds)
-            << ", solve " << format_seconds(info.solve_seconds) << ", beta "
-            << format_seconds(info.beta_seconds) << ")\n";
+            << " of parameters (FP32 " << human_bytes(static_cast<double>(q.fp32_bytes())) << ", "
+            << fixed(ratio, 2) << "x smaller), " << fixed(q.bits_per_weight(), 3)
+            << " bits per weight; W " << fixed(q.input_weights().bits_per_weight(), 3) << ", beta "
+            << fixed(q.output_weights().bits_per_weight(), 3) << "\n";
+  std::cout << "time:         " << format_seconds(seconds) << " (W "
+            << format_seconds(info.w_seconds) << ", solve " << format_seconds(info.solve_seconds)
+            << ", beta " << format_seconds(info.beta_seconds) << ")\n";
   if (!output.empty()) {
     std::cout << "saved:        " << output << " (" << file_bytes << " bytes)\n";
   }
@@ -272,23 +308,37 @@ int quantize_elm_file(const ParsedArgs& a, const std::string& model_path,
 }  // namespace
 
 int run_quantize(const Args& args) {
-  const ArgParser parser = make_parser();
-  const ParsedArgs a = parser.parse(args);
-  if (a.flag("help")) {
-    std::cout << parser.help();
-    return 0;
+  // Each kind of model has its own options, so the kind is found before any
+  // option is parsed.
+  const std::string path = find_model_argument(args);
+  if (path.empty()) {
+    // No model file among the arguments: --help, or a usage error from the ELM parser.
+    const ArgParser parser = make_parser();
+    const ParsedArgs a = parser.parse(args);
+    if (a.flag("help")) {
+      std::cout << parser.help();
+      return 0;
+    }
+    const std::string& p = a.positionals()[0];
+    const std::string bytes = read_file_bytes(p);  // IoError if unreadable
+    try {
+      peek_file_kind(bytes);
+    } catch (const FormatError& e) {
+      throw FormatError(str_cat(p, ": ", e.what()));
+    }
+    throw UsageError(str_cat(p, " is not an elmq model file"));
   }
-  const std::string path = a.positionals()[0];
   const std::string bytes = read_file_bytes(path);
-  const FileKind kind = peek_file_kind(bytes);
+  const FileKind kind = peek_file_kind(bytes);  // validates magic, size and checksum
   switch (kind) {
     case FileKind::kElm:
-      return quantize_elm_file(a, path, bytes);
+      return quantize_elm_command(args, path, bytes);
+    case FileKind::kMlp:
+      return run_quantize_mlp(args);
     case FileKind::kQuantizedElm:
     case FileKind::kQuantizedMlp:
       throw InvalidArgument(str_cat(path, " is already quantized (", file_kind_name(kind), ")"));
     default:
-      // kMlp: a branch for MLP models is added with their quantizer.
       throw InvalidArgument(str_cat(path, " holds a ", file_kind_name(kind),
                                     " model, which 'elmq quantize' does not support yet"));
   }

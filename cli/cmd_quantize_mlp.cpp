@@ -1,5 +1,4 @@
-// The MLP branch of `elmq quantize` (an FP32 MLP file in, a quantized MLP file
-// out) and the MLP part of `elmq info`.
+// The MLP branch of `elmq quantize`: an FP32 MLP file in, a quantized MLP file out.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -51,7 +50,8 @@ ArgParser make_parser() {
   p.flag("quiet", "no progress on stderr", 'q');
   p.epilog(
       "examples:\n"
-      "  elmq quantize mlp.elmq --dataset fashion-mnist --format int4-g32 --method gptq -o q4.elmq\n"
+      "  elmq quantize mlp.elmq --dataset fashion-mnist --format int4-g32 --method gptq -o "
+      "q4.elmq\n"
       "  elmq quantize mlp.elmq --dataset fashion-mnist --activations static "
       "--calibration mse -o q8.elmq");
   return p;
@@ -82,8 +82,8 @@ int run_quantize_mlp(const Args& args) {
   }
   cfg.activations =
       parse_activation_scheme(a.get_choice("activations", "dynamic", {"dynamic", "static"}));
-  cfg.calibration.method = parse_calibration_method(a.get_choice(
-      "calibration", "minmax", {"minmax", "moving-average", "percentile", "mse"}));
+  cfg.calibration.method = parse_calibration_method(
+      a.get_choice("calibration", "minmax", {"minmax", "moving-average", "percentile", "mse"}));
   cfg.calibration.percentile = a.get_double("percentile", 99.99, 50.0, 100.0);
   cfg.gptq.damp = a.get_double("damp", 0.01, 0.0, 1.0);
   cfg.threads = threads_option(a);
@@ -130,7 +130,8 @@ int run_quantize_mlp(const Args& args) {
     j.field("input", model_path).field("output", output);
     j.field("output_bytes", static_cast<std::uint64_t>(file_bytes));
     j.field("description", q.describe());
-    j.field("format", format_name(cfg.format)).field("method", weight_quant_method_name(cfg.method));
+    j.field("format", format_name(cfg.format))
+        .field("method", weight_quant_method_name(cfg.method));
     j.field("activations", activation_scheme_name(cfg.activations));
     j.field("calibration", calibration_method_name(cfg.calibration.method));
     j.field("calibration_rows", cal.rows()).field("seconds", seconds);
@@ -144,9 +145,8 @@ int run_quantize_mlp(const Args& args) {
     std::cout << j.str() << "\n";
     return 0;
   }
-  std::cout << "model:    " << model_path << " (MLP " << model.config().describe(
-                                                model.n_features(), model.n_outputs())
-            << ")\n";
+  std::cout << "model:    " << model_path << " (MLP "
+            << model.config().describe(model.n_features(), model.n_outputs()) << ")\n";
   std::cout << "quantized: " << q.describe() << " in " << format_seconds(seconds) << " ("
             << cal.rows() << " calibration rows)\n";
   std::cout << "weights:  " << q.weight_bytes() << " bytes (" << fixed(q.bits_per_weight(), 3)
@@ -162,55 +162,6 @@ int run_quantize_mlp(const Args& args) {
   }
   std::cout << "saved:    " << output << " (" << file_bytes << " bytes)\n";
   return 0;
-}
-
-std::string describe_mlp_file(std::string_view bytes) {
-  std::ostringstream s;
-  const FileKind kind = peek_file_kind(bytes);
-  if (kind == FileKind::kMlp) {
-    const Mlp m = Mlp::from_bytes(bytes);
-    const TrainingHistory& h = m.history();
-    s << "kind:       mlp (FP32 multilayer perceptron)\n";
-    s << "network:    " << m.config().describe(m.n_features(), m.n_outputs()) << ", ReLU, "
-      << m.n_parameters() << " parameters (" << 4 * m.params().n_weights() << " weight bytes)\n";
-    s << "scaling:    " << scaling_name(m.scaler().kind()) << "\n";
-    s << "classes:   ";
-    for (Index i = 0; i < m.classes().size(); ++i) s << " " << m.classes()[i];
-    s << "\n";
-    s << "training:   " << optimizer_name(m.config().optimizer.kind) << " lr "
-      << m.config().optimizer.learning_rate << ", batch " << m.config().batch_size << ", "
-      << h.epochs.size() << " epochs, best " << h.best_epoch << ", " << h.train_rows
-      << " training rows, " << h.val_rows << " validation rows, " << fixed(h.seconds, 2) << " s\n";
-    if (!h.epochs.empty()) {
-      const EpochReport& b = h.epochs[static_cast<std::size_t>(std::max(h.best_epoch, 1) - 1)];
-      s << "validation: accuracy " << fixed(b.val_accuracy, 4) << ", loss " << fixed(b.val_loss, 4)
-        << " at the best epoch\n";
-    }
-    return s.str();
-  }
-  if (kind == FileKind::kQuantizedMlp) {
-    const QuantizedMlp q = QuantizedMlp::from_bytes(bytes);
-    s << "kind:       quantized-mlp\n";
-    s << "quantized:  " << q.describe() << "\n";
-    s << "weights:    " << q.n_weights() << " in " << q.weight_bytes() << " bytes ("
-      << fixed(q.bits_per_weight(), 3) << " bits/weight); " << q.bytes() << " bytes with biases\n";
-    for (int l = 0; l < q.n_layers(); ++l) {
-      const QuantizedMlpLayer& ly = q.layers()[l];
-      s << "layer " << l << ":    " << ly.weights.rows() << " x " << ly.weights.cols() << " "
-        << format_name(ly.weights.format()) << ", " << ly.weights.bytes() << " bytes";
-      if (ly.input_quant.mode == ActivationQuant::Mode::kStaticAsymmetric) {
-        s << ", inputs uint8 scale " << ly.input_quant.scale << " zero point "
-          << ly.input_quant.zero_point;
-      }
-      if (static_cast<std::size_t>(l) < q.info().layer_error.size()) {
-        s << ", relative output error " << fixed(q.info().layer_error[l], 5);
-      }
-      s << "\n";
-    }
-    return s.str();
-  }
-  throw FormatError(str_cat("describe_mlp_file: the file is of kind ", file_kind_name(kind),
-                            ", not mlp or quantized-mlp"));
 }
 
 }  // namespace cli

@@ -35,8 +35,7 @@ ArgParser make_parser() {
   p.option("hidden", "W1,W2,...", "hidden layer widths (ReLU); 'none' for softmax regression",
            "256,256");
   p.option("scaling", "KIND", "input scaling: minmax, standardize or none", "minmax");
-  p.option("seed", "N", "seed of the initial weights, the validation split and the shuffles",
-           "42");
+  p.option("seed", "N", "seed of the initial weights, the validation split and the shuffles", "42");
   p.section("training");
   p.option("optimizer", "NAME", "adam or sgd (with momentum)", "adam");
   p.option("lr", "RATE", "learning rate", "1e-3");
@@ -102,8 +101,7 @@ int run_train_mlp(const Args& args) {
   // ---------------------------------------------------------------- config
   MlpConfig cfg;
   cfg.hidden = parse_hidden(a.get("hidden", "256,256"));
-  cfg.scaling =
-      parse_scaling(a.get_choice("scaling", "minmax", {"minmax", "standardize", "none"}));
+  cfg.scaling = parse_scaling(a.get_choice("scaling", "minmax", {"minmax", "standardize", "none"}));
   cfg.seed = static_cast<std::uint64_t>(a.get_int("seed", 42, 0, INT64_MAX));
   cfg.optimizer.kind = parse_optimizer(a.get_choice("optimizer", "adam", {"adam", "sgd"}));
   cfg.optimizer.learning_rate = a.get_double("lr", 1e-3, 1e-12, 10.0);
@@ -270,9 +268,9 @@ int run_train_mlp(const Args& args) {
             << scaling_name(cfg.scaling) << ", seed " << cfg.seed << "\n";
   std::cout << "training: " << optimizer_name(cfg.optimizer.kind) << " lr "
             << cfg.optimizer.learning_rate << ", batch " << cfg.batch_size << ", "
-            << h.epochs.size() << " epochs" << (h.stopped_early ? " (stopped early)" : "")
-            << " on " << h.train_rows << " rows, best validation epoch " << h.best_epoch << " ("
-            << h.val_rows << " rows); " << format_seconds(train_seconds) << " wall clock\n";
+            << h.epochs.size() << " epochs" << (h.stopped_early ? " (stopped early)" : "") << " on "
+            << h.train_rows << " rows, best validation epoch " << h.best_epoch << " (" << h.val_rows
+            << " rows); " << format_seconds(train_seconds) << " wall clock\n";
   std::cout << "accuracy: train " << fixed(train_acc, 4);
   if (data.has_test) std::cout << ", test " << fixed(test_acc, 4);
   std::cout << "\n";

@@ -8,6 +8,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/mlp_commands.h"
 #include "elm/common/errors.h"
 
 #ifndef ELMQ_VERSION
@@ -22,7 +23,10 @@ const std::vector<Command>& commands() {
       {"train", "train an ELM on a dataset or CSV file, report accuracy, save it", run_train},
       {"eval", "accuracy, throughput and latency of a saved model", run_eval},
       {"predict", "predict the rows of a CSV file with a saved model", run_predict},
-      {"quantize", "quantize a saved model (RTN or GPTQ), report accuracy and size", run_quantize},
+      {"train-mlp", "train the MLP baseline (backprop, optional QAT), report accuracy, save it",
+       run_train_mlp},
+      {"quantize", "quantize a saved ELM or MLP (RTN, GPTQ, AWQ), report accuracy and size",
+       run_quantize},
       {"info", "describe a model file", run_info},
   };
   return kCommands;

@@ -1102,10 +1102,6 @@ void OnlineElm::check_row_input(const float* x, float weight, const char* where)
   }
 }
 
-void OnlineElm::hidden_row(const float* x, PredictWorkspace& ws) const {
-  features_->hidden_row(x, ws);
-}
-
 void OnlineElm::learn_row(const float* x, std::int64_t label, float weight) {
   const char* where = "OnlineElm::learn_row";
   require_classifier(where);

@@ -217,7 +217,8 @@ class OnlineElm {
   /// @throws InvalidArgument on bad input (nothing is learned then): wrong
   ///         width, non-finite values, an unknown label without grow_classes,
   ///         wrong task. NumericalError if the state stopped being positive
-  ///         definite (only possible after unlearning without statistics).
+  ///         definite (only possible after unlearning without statistics);
+  ///         the blocks before the failing one stay learned.
   OnlineElm& learn(const ConstMatrixRef& x, const ConstLabelRef& labels,
                    const ConstVectorRef& sample_weight = VectorXf());
   /// Regression: y is n x C real targets.
@@ -250,7 +251,9 @@ class OnlineElm {
   /// learned since). The result equals the model trained without them.
   /// @throws InvalidArgument on bad input (unknown label: never learned);
   ///         NumericalError if removing them leaves G + lambda I not positive
-  ///         definite (they were not learned); the model is then unchanged.
+  ///         definite (they were not learned), or, without statistics, if the
+  ///         downdate pivot is below 1e-3 (float32) / 1e-6 (float64); the
+  ///         block that fails is not applied.
   OnlineElm& unlearn(const ConstMatrixRef& x, const ConstLabelRef& labels,
                      const ConstVectorRef& sample_weight = VectorXf());
   OnlineElm& unlearn_regression(const ConstMatrixRef& x, const ConstMatrixRef& y,
@@ -337,7 +340,6 @@ class OnlineElm {
   void check_row_input(const float* x, float weight, const char* where) const;
   Index class_column(std::int64_t label, bool may_grow, const char* where);
   void add_class(std::int64_t label, Index position);
-  void hidden_row(const float* x, PredictWorkspace& ws) const;
   void update_row(const float* h, const float* t, double weight, bool unlearn);
   void update_block(const RowMatrixXf& h, const RowMatrixXf& t, const VectorXd& weight,
                     bool unlearn);

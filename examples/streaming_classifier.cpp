@@ -123,6 +123,7 @@ Options parse(int argc, char** argv) {
   if (o.samples < 1) usage("--samples must be >= 1");
   if (o.window < 1) usage("--window must be >= 1");
   if (o.init_rows < 1) usage("--init-rows must be >= 1");
+  if (!(o.lambda > 0.0)) usage("--lambda must be > 0");
   if (o.drift_at < 0) o.drift_at = o.samples / 2;
   if (o.report <= 0) o.report = std::max<std::int64_t>(1, o.samples / 10);
   return o;
@@ -173,6 +174,18 @@ double percentile(std::vector<double>& v, double p) {
 }
 
 int run(const Options& o) {
+  elmq::ElmConfig cfg;
+  cfg.hidden.groups = {elmq::NeuronGroup{}};
+  cfg.hidden.groups[0].count = o.hidden;
+  cfg.hidden.groups[0].activation = elmq::Activation::kTanh;
+  cfg.hidden.seed = o.seed;
+  cfg.ridge.lambda = o.lambda;
+  cfg.threads = 1;
+  elmq::OnlineConfig oc;
+  oc.forgetting = o.rho;
+  oc.precision = elmq::parse_state_precision(o.precision);
+  cfg.validate();  // bad options fail before the data is read
+  oc.validate();
   elmq::RowMatrixXf x;
   elmq::LabelVector y;
   load_stream(o, x, y);
@@ -186,16 +199,6 @@ int run(const Options& o) {
     std::swap(perm[i], perm[static_cast<std::size_t>(prng.below(i + 1))]);
   }
 
-  elmq::ElmConfig cfg;
-  cfg.hidden.groups = {elmq::NeuronGroup{}};
-  cfg.hidden.groups[0].count = o.hidden;
-  cfg.hidden.groups[0].activation = elmq::Activation::kTanh;
-  cfg.hidden.seed = o.seed;
-  cfg.ridge.lambda = o.lambda;
-  cfg.threads = 1;
-  elmq::OnlineConfig oc;
-  oc.forgetting = o.rho;
-  oc.precision = elmq::parse_state_precision(o.precision);
   const elmq::Index init = std::min<elmq::Index>(o.init_rows, n);
   // Classes are discovered from the stream (the output layer grows).
   elmq::OnlineElm model = elmq::OnlineElm::create(cfg, oc, x.topRows(init), elmq::LabelVector());

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# The README's main command: installs what is missing, builds elmq in Release
-# and runs the main job: train and evaluate an ELM on Fashion-MNIST
-# (60k train / 10k test) from the CLI, printing accuracy and timings.
-# Extra arguments go to `elmq train` (e.g. --hidden 4000:tanh).
+# The README's main command: installs what is missing, builds elmq in Release and
+# produces the benchmark report (ELMs vs quantized deep models) in report/:
+# index.html, report.md, results.json and plots/. PyTorch, the external reference,
+# goes into its own environment build/torch-venv (never a dependency of elmq);
+# without it the report says so and goes on.
+# Arguments go to bench/report/run_report.py: --quick, --full, --resume,
+# --only elm, --datasets digits,iris, ... (see --help).
+# Environment: ELMQ_JOBS (build jobs), ELMQ_REPORT_NO_TORCH=1 (skip PyTorch).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${ELMQ_VENV:-$ROOT/.venv}"
 JOBS="${ELMQ_JOBS:-$(nproc)}"
 cd "$ROOT"
+for a in "$@"; do
+  if [[ $a == -h || $a == --help ]]; then exec "$VENV/bin/python" bench/report/run_report.py --help; fi
+done
 "$ROOT/scripts/setup.sh"
 launcher=()
 if command -v ccache >/dev/null; then
@@ -14,8 +22,13 @@ if command -v ccache >/dev/null; then
   # Relative paths in ccache's keys: clones in other folders share the cache.
   export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
 fi
+echo "report: building elmq (Release, build/release)"
 cmake -S "$ROOT" -B build/release -DCMAKE_BUILD_TYPE=Release -DELMQ_NATIVE=ON "${launcher[@]}" >/dev/null
 cmake --build build/release -j"$JOBS" --target elmq_cli
-mkdir -p report
-build/release/cli/elmq train --dataset fashion-mnist --hidden 2000:tanh -o report/fashion-mnist-elm2000.elmq "$@"
-build/release/cli/elmq eval report/fashion-mnist-elm2000.elmq --dataset fashion-mnist
+if [ "${ELMQ_REPORT_NO_TORCH:-0}" != 1 ]; then
+  bench/report/setup_torch_venv.sh build/torch-venv
+fi
+export ELMQ_REPORT_COMMAND="scripts/report.sh${*:+ $*}"
+export VIRTUAL_ENV="$VENV"  # lets elmq's data registry find scikit-learn's data sets
+exec "$VENV/bin/python" bench/report/run_report.py --elmq build/release/cli/elmq \
+  --torch-python build/torch-venv/bin/python "$@"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what elmq needs on a Debian machine, when missing:
 #   - Debian packages (compiler, CMake, Eigen, GoogleTest, Google Benchmark, zlib,
-#     OpenBLAS, the Fashion-MNIST data set, Python venv support);
+#     OpenBLAS, the Fashion-MNIST data set, Python venv support, Chromium for the
+#     report test);
 #   - a virtual environment at .venv with numpy, scikit-learn and the test tools.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
@@ -9,7 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ELMQ_VENV:-$ROOT/.venv}"
 
 apt_packages=(build-essential cmake pkg-config libeigen3-dev libgtest-dev libbenchmark-dev
-              zlib1g-dev libopenblas-dev dataset-fashion-mnist python3-dev python3-venv ccache)
+              zlib1g-dev libopenblas-dev dataset-fashion-mnist python3-dev python3-venv ccache
+              chromium fonts-dejavu-core)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,7 +12,7 @@
 //   elmq_bench_mlp [--data-dir DIR] [--epochs N] [--train-rows N] [--threads N]
 //                  [--calibration-rows N] [--qat-epochs N] [--skip-qat]
 //                  [--load-model FILE] [--save-model FILE] [--export-dir DIR]
-//                  [--json FILE] [--no-latency] [benchmark flags]
+//                  [--json FILE] [--no-latency] [--train-only] [benchmark flags]
 //
 // --export-dir writes the FP32 weights and input scaling as .npy files (and
 // meta.json) for bench/mlp/torch_mlp.py, which quantizes the same network
@@ -57,6 +57,7 @@ struct Options {
   int qat_epochs = 3;
   bool skip_qat = false;
   bool latency = true;
+  bool train_only = false;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -90,7 +91,8 @@ std::string jnum(double v) {
 void write_npy(const std::string& path, const float* data, const std::vector<Index>& shape) {
   std::string dims;
   for (std::size_t i = 0; i < shape.size(); ++i) {
-    dims += std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
+    dims +=
+        std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
   }
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
@@ -193,8 +195,7 @@ void bm_infer(benchmark::State& state, std::size_t which, Index batch, int threa
   }
   const double s = seconds_since(t0) / static_cast<double>(state.iterations());
   const double cpu = (thread_cpu_seconds() - c0) / static_cast<double>(state.iterations());
-  const std::string key =
-      t.name + "/b" + std::to_string(batch) + "/t" + std::to_string(threads);
+  const std::string key = t.name + "/b" + std::to_string(batch) + "/t" + std::to_string(threads);
   auto it = g_seconds.find(key);
   if (it == g_seconds.end() || s < it->second) g_seconds[key] = s;
   if (threads == 1) {
@@ -202,7 +203,8 @@ void bm_infer(benchmark::State& state, std::size_t which, Index batch, int threa
     if (c == g_cpu_seconds.end() || cpu < c->second) g_cpu_seconds[key] = cpu;
   }
   state.counters["rows_per_s"] = static_cast<double>(batch) / s;
-  const auto base = g_seconds.find("fp32/b" + std::to_string(batch) + "/t" + std::to_string(threads));
+  const auto base =
+      g_seconds.find("fp32/b" + std::to_string(batch) + "/t" + std::to_string(threads));
   if (base != g_seconds.end()) state.counters["vs_fp32"] = base->second / s;
 }
 
@@ -243,6 +245,9 @@ int main(int argc, char** argv) {
     } else if (a == "--json") {
       o.json = value("--json");
     } else if (a == "--no-latency") {
+      o.latency = false;
+    } else if (a == "--train-only") {
+      o.train_only = true;
       o.latency = false;
     } else {
       rest.push_back(argv[i]);
@@ -296,14 +301,25 @@ int main(int argc, char** argv) {
   for (const auto& e : h.epochs) epoch_sum += e.epoch_seconds;
   const double mean_epoch = h.epochs.empty() ? 0.0 : epoch_sum / h.epochs.size();
   const double fp32_acc = mlp.score(d.x_test, d.y_test);
-  std::printf("FP32: test accuracy %.4f (best epoch %d of %zu), training %.2f s, %.3f s/epoch "
-              "(%lld training rows, %lld validation rows)\n",
-              fp32_acc, h.best_epoch, h.epochs.size(), h.seconds, mean_epoch, h.train_rows,
-              h.val_rows);
+  std::printf(
+      "FP32: test accuracy %.4f (best epoch %d of %zu), training %.2f s, %.3f s/epoch "
+      "(%lld training rows, %lld validation rows)\n",
+      fp32_acc, h.best_epoch, h.epochs.size(), h.seconds, mean_epoch, h.train_rows, h.val_rows);
   if (!o.save_model.empty()) mlp.save(o.save_model);
   if (!o.export_dir.empty()) export_model(mlp, o.export_dir);
 
   // ---------------------------------------------------------------- quantized
+  if (o.train_only) {
+    if (!o.json.empty()) {
+      std::ofstream(o.json) << "{\"fp32\": {\"test_accuracy\": " << jnum(fp32_acc)
+                            << ", \"mean_epoch_seconds\": " << jnum(mean_epoch)
+                            << ", \"epochs\": " << h.epochs.size()
+                            << ", \"threads\": " << elmq::resolve_threads(o.threads)
+                            << "}, \"load_before\": " << jstr(load_before)
+                            << ", \"load_after\": " << jstr(loadavg()) << "}\n";
+    }
+    return 0;
+  }
   const RowMatrixXf cal = d.x_train.topRows(std::min<Index>(o.calibration_rows, d.x_train.rows()));
   auto ptq = [&](QuantFormat f, elmq::WeightQuantMethod m, bool mse_range = false) {
     return [&, f, m, mse_range] {
@@ -333,8 +349,8 @@ int main(int argc, char** argv) {
       c.threads = o.threads;
       c.seed = cfg.seed;
       std::printf("  QAT %s%s:", elmq::format_name(f), lsq ? " (LSQ)" : "");
-      const elmq::QatResult r = elmq::qat_finetune(
-          mlp, d.x_train, d.y_train, c, [](const elmq::EpochReport& e) {
+      const elmq::QatResult r =
+          elmq::qat_finetune(mlp, d.x_train, d.y_train, c, [](const elmq::EpochReport& e) {
             std::printf(" [epoch %d val %.4f %.1fs]", e.epoch, e.val_accuracy, e.epoch_seconds);
             std::fflush(stdout);
           });
@@ -368,10 +384,13 @@ int main(int argc, char** argv) {
   };
   if (!o.skip_qat) {
     variants.push_back({"int4-g32 qat", "int4", qat(QuantFormat::kInt4G32Sym, false), false});
-    variants.push_back({"int4 (per-channel) qat", "int4", qat(QuantFormat::kInt4Channel, false), false});
-    variants.push_back({"int2-g32-asym qat lsq", "int2", qat(QuantFormat::kInt2G32Asym, true), false});
+    variants.push_back(
+        {"int4 (per-channel) qat", "int4", qat(QuantFormat::kInt4Channel, false), false});
+    variants.push_back(
+        {"int2-g32-asym qat lsq", "int2", qat(QuantFormat::kInt2G32Asym, true), false});
     variants.push_back({"ternary qat", "ternary", qat(QuantFormat::kTernaryChannel, false), false});
-    variants.push_back({"ternary qat lsq", "ternary", qat(QuantFormat::kTernaryChannel, true), false});
+    variants.push_back(
+        {"ternary qat lsq", "ternary", qat(QuantFormat::kTernaryChannel, true), false});
   }
 
   std::vector<Row> rows;
@@ -410,16 +429,17 @@ int main(int argc, char** argv) {
     }
     r.detail = det.str();
     rows.push_back(r);
-    std::printf("  %-30s acc %.4f (%+.2f pts; float-activation ref %.4f)  %8llu B  %.3f bpw  %.2f s\n",
-                r.name.c_str(), r.accuracy, 100.0 * (r.accuracy - fp32_acc), r.reference_accuracy,
-                static_cast<unsigned long long>(r.weight_bytes), r.bpw, r.seconds);
+    std::printf(
+        "  %-30s acc %.4f (%+.2f pts; float-activation ref %.4f)  %8llu B  %.3f bpw  %.2f s\n",
+        r.name.c_str(), r.accuracy, 100.0 * (r.accuracy - fp32_acc), r.reference_accuracy,
+        static_cast<unsigned long long>(r.weight_bytes), r.bpw, r.seconds);
     std::fflush(stdout);
     if (v.latency) g_timed.push_back({v.name, nullptr, q});
   }
 
   std::printf("\n=== accuracy table (Fashion-MNIST test, 10000 rows; FP32 %.4f)\n", fp32_acc);
-  std::printf("| %-30s | %8s | %10s | %11s | %12s | %6s | %s\n", "variant", "accuracy",
-              "vs FP32", "float-act", "weight bytes", "bpw", "notes");
+  std::printf("| %-30s | %8s | %10s | %11s | %12s | %6s | %s\n", "variant", "accuracy", "vs FP32",
+              "float-act", "weight bytes", "bpw", "notes");
   std::printf("| %-30s | %8.4f | %10s | %11s | %12llu | %6.2f |\n", "fp32", fp32_acc, "-", "-",
               static_cast<unsigned long long>(fp32_bytes), 32.0);
   for (const Row& r : rows) {
@@ -436,8 +456,8 @@ int main(int argc, char** argv) {
       for (Index batch : {Index{1}, Index{256}}) {
         if (batch == 1 && threads == 2) continue;  // the single-row path is single-threaded
         for (std::size_t i = 0; i < g_timed.size(); ++i) {
-          const std::string name = "BM_MlpInfer/" + g_timed[i].name + "/b" +
-                                   std::to_string(batch) + "/t" + std::to_string(threads);
+          const std::string name = "BM_MlpInfer/" + g_timed[i].name + "/b" + std::to_string(batch) +
+                                   "/t" + std::to_string(threads);
           std::string clean;
           for (char c : name) clean += c == ' ' ? '_' : c;
           benchmark::RegisterBenchmark(clean.c_str(), bm_infer, i, batch, threads)
@@ -449,9 +469,11 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks();
     for (int pass = 0; pass < 2; ++pass) {
       const auto& table = pass == 0 ? g_seconds : g_cpu_seconds;
-      std::printf("\n=== inference speed vs FP32 by %s (same run; >1 is faster; best of repetitions)\n",
-                  pass == 0 ? "wall time" : "the calling thread's CPU time (1 thread; robust to load)");
-      std::printf("%-30s %16s %16s %16s\n", "variant", "b1/t1", "b256/t1", pass == 0 ? "b256/t2" : "");
+      std::printf(
+          "\n=== inference speed vs FP32 by %s (same run; >1 is faster; best of repetitions)\n",
+          pass == 0 ? "wall time" : "the calling thread's CPU time (1 thread; robust to load)");
+      std::printf("%-30s %16s %16s %16s\n", "variant", "b1/t1", "b256/t1",
+                  pass == 0 ? "b256/t2" : "");
       for (const Timed& t : g_timed) {
         std::printf("%-30s", t.name.c_str());
         for (const char* k : {"/b1/t1", "/b256/t1", "/b256/t2"}) {
@@ -476,9 +498,10 @@ int main(int argc, char** argv) {
 
   if (!o.json.empty()) {
     std::ostringstream j;
-    j << "{\"fp32\": {\"test_accuracy\": " << jnum(fp32_acc) << ", \"train_seconds\": "
-      << jnum(h.seconds) << ", \"mean_epoch_seconds\": " << jnum(mean_epoch)
-      << ", \"epochs\": " << h.epochs.size() << ", \"best_epoch\": " << h.best_epoch
+    j << "{\"fp32\": {\"test_accuracy\": " << jnum(fp32_acc)
+      << ", \"train_seconds\": " << jnum(h.seconds)
+      << ", \"mean_epoch_seconds\": " << jnum(mean_epoch) << ", \"epochs\": " << h.epochs.size()
+      << ", \"best_epoch\": " << h.best_epoch
       << ", \"threads\": " << elmq::resolve_threads(o.threads) << ", \"epoch_seconds\": [";
     for (std::size_t i = 0; i < h.epochs.size(); ++i) {
       j << (i ? ", " : "") << jnum(h.epochs[i].epoch_seconds);
@@ -486,8 +509,9 @@ int main(int argc, char** argv) {
     j << "], \"weight_bytes\": " << fp32_bytes << "}, \"variants\": [";
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
-      j << (i ? ", " : "") << "{\"name\": " << jstr(r.name) << ", \"test_accuracy\": "
-        << jnum(r.accuracy) << ", \"reference_accuracy\": " << jnum(r.reference_accuracy)
+      j << (i ? ", " : "") << "{\"name\": " << jstr(r.name)
+        << ", \"test_accuracy\": " << jnum(r.accuracy)
+        << ", \"reference_accuracy\": " << jnum(r.reference_accuracy)
         << ", \"weight_bytes\": " << r.weight_bytes << ", \"bytes\": " << r.bytes
         << ", \"bpw\": " << jnum(r.bpw) << ", \"seconds\": " << jnum(r.seconds) << "}";
     }

@@ -31,6 +31,7 @@ from pathlib import Path
 from elmq_report import analysis, experiments, machine, plots, render, runner
 from elmq_report.settings import (
     ALL_DATASETS,
+    CALIBRATION_ROWS,
     GROUPS,
     PRESETS,
     SPLIT_SEED,
@@ -103,7 +104,7 @@ def _settings_dict(s: RunSettings, threads: int) -> dict:
     return {"datasets": [asdict(d) for d in s.datasets], "groups": list(s.groups),
             "seeds": list(s.seeds), "formats": list(s.preset.formats),
             "measurement": asdict(s.preset.measurement),
-            "calibration_rows": s.preset.calibration_rows, "threads": threads,
+            "calibration_rows": CALIBRATION_ROWS, "threads": threads,
             "test_fraction": TEST_FRACTION, "split_seed": SPLIT_SEED,
             "environment": {k: os.environ.get(k) for k in _ENVIRONMENT_RECORDED}}
 

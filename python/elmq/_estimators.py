@@ -267,6 +267,16 @@ class _BaseELM(BaseEstimator):
                 )
             state["_model"] = _core.ElmModel.from_bytes(image)
         super().__setstate__(state)
+        if "_model" in self.__dict__:
+            # Threads are a runtime setting, not part of the file: apply n_jobs.
+            self._model.set_threads(_resolve_n_jobs(self.__dict__.get("n_jobs")))
+
+    def set_params(self, **params: Any):
+        """Set the parameters; a new ``n_jobs`` also applies to an already fitted model."""
+        super().set_params(**params)
+        if "n_jobs" in params and "_model" in self.__dict__:
+            self._model.set_threads(_resolve_n_jobs(self.n_jobs))
+        return self
 
     def save(self, path: Union[str, os.PathLike], include_training_state: bool = False) -> None:
         """Write the fitted model as an elmq model file (the format the CLI reads).
@@ -369,7 +379,8 @@ class ELMClassifier(ClassifierMixin, _BaseELM):
     n_jobs : int, default=None
         Threads for training and prediction. ``None`` or -1: all cores; n >= 1:
         n threads; n < -1: all cores + 1 + n. Results do not depend on it.
-        Not stored in model files or pickles: unpickled/loaded models use all cores.
+        A runtime setting: ``set_params(n_jobs=...)`` applies it to a fitted
+        model; unpickled models use their ``n_jobs``, loaded files all cores.
     class_weight : None, 'balanced' or dict, default=None
         Weights per class (multiplying ``sample_weight``); 'balanced' uses
         ``n_samples / (n_classes * count(class))``. Multiclass ``fit`` only.

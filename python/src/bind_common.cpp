@@ -1,7 +1,7 @@
 // Bindings of elm/common: file kinds and the thread-count helpers.
-#include <string_view>
-
 #include <pybind11/pybind11.h>
+
+#include <string_view>
 
 #include "elm/common/parallel.h"
 #include "elm/common/serialize.h"

@@ -40,8 +40,8 @@ they are writable numpy views of the C++ buffers (no copy).)doc")
       .def_readonly("source", &DatasetSplit::source, "The file(s) read, separated by '; '.")
       .def("__repr__", [](const DatasetSplit& s) {
         return "<DatasetSplit '" + s.name + "': " + std::to_string(s.x_train.rows()) + " train / " +
-               std::to_string(s.x_test.rows()) + " test rows, " +
-               std::to_string(s.x_train.cols()) + " features>";
+               std::to_string(s.x_test.rows()) + " test rows, " + std::to_string(s.x_train.cols()) +
+               " features>";
       });
 
   m.def("dataset_names", &dataset_names, "The registered dataset names.");

@@ -1,11 +1,11 @@
 // Test and measurement hooks of elmq._core (underscore names, not public API):
 // they let the Python tests prove that arrays reach C++ without a copy and
 // time the C++ prediction call without any Python in the loop.
-#include <chrono>
-#include <cstdint>
-
 #include <pybind11/eigen.h>
 #include <pybind11/pybind11.h>
+
+#include <chrono>
+#include <cstdint>
 
 #include "elm/common/errors.h"
 #include "elm/common/matrix.h"
@@ -62,8 +62,7 @@ void bind_debug(py::module_& m) {
         check_finite(x, "_time_predict_row_ns", "x");
         PredictWorkspace ws;
         VectorXf scores(model.n_outputs());
-        return time_per_call_ns(repeats,
-                                [&] { model.predict_row(x.data(), ws, scores.data()); });
+        return time_per_call_ns(repeats, [&] { model.predict_row(x.data(), ws, scores.data()); });
       },
       py::arg("model"), py::arg("x").noconvert(), py::arg("repeats"),
       py::call_guard<py::gil_scoped_release>(),

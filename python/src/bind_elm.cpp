@@ -4,12 +4,12 @@
 // int64) array is viewed in place through Eigen::Ref, anything else raises
 // TypeError instead of being copied silently. The GIL is released while C++
 // trains or predicts (arguments are converted before and results after that).
-#include <string>
-#include <string_view>
-
 #include <pybind11/eigen.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+
+#include <string>
+#include <string_view>
 
 #include "elm/common/errors.h"
 #include "elm/common/matrix.h"
@@ -144,8 +144,9 @@ released during training and prediction. Pickles through to_bytes/from_bytes.
           "Raises ValueError if the config is invalid.")
       .def("__repr__", [](const ElmModel& self) {
         if (!self.fitted()) return std::string("<ElmModel (not fitted)>");
-        return str_cat("<ElmModel ", task_name(self.task()), ": ", self.n_features(), " features -> ",
-                       self.config().hidden.describe(), " -> ", self.n_outputs(), " outputs>");
+        return str_cat("<ElmModel ", task_name(self.task()), ": ", self.n_features(),
+                       " features -> ", self.config().hidden.describe(), " -> ", self.n_outputs(),
+                       " outputs>");
       });
 
   // ---------------------------------------------------------------- training
@@ -173,9 +174,8 @@ released during training and prediction. Pickles through to_bytes/from_bytes.
       .def(
           "partial_fit",
           [](ElmModel& self, const ConstMatrixRef& x, const ConstLabelRef& y,
-             const ConstLabelRef& classes, const ConstVectorRef& w) {
-            self.partial_fit(x, y, classes, w);
-          },
+             const ConstLabelRef& classes,
+             const ConstVectorRef& w) { self.partial_fit(x, y, classes, w); },
           py::arg("x").noconvert(), py::arg("y").noconvert(),
           py::arg("classes").noconvert() = no_labels(),
           py::arg("sample_weight").noconvert() = no_weights(), Release(),
@@ -190,9 +190,8 @@ released during training and prediction. Pickles through to_bytes/from_bytes.
       .def(
           "accumulate",
           [](ElmModel& self, const ConstMatrixRef& x, const ConstLabelRef& y,
-             const ConstLabelRef& classes, const ConstVectorRef& w) {
-            self.accumulate(x, y, classes, w);
-          },
+             const ConstLabelRef& classes,
+             const ConstVectorRef& w) { self.accumulate(x, y, classes, w); },
           py::arg("x").noconvert(), py::arg("y").noconvert(),
           py::arg("classes").noconvert() = no_labels(),
           py::arg("sample_weight").noconvert() = no_weights(), Release(),
@@ -205,8 +204,11 @@ released during training and prediction. Pickles through to_bytes/from_bytes.
           "solve", [](ElmModel& self) { self.solve(); }, Release(),
           "Solves the output weights from the accumulated statistics.")
       .def(
-          "resolve_with_lambda", [](ElmModel& self, double lambda) { self.resolve_with_lambda(lambda); },
+          "resolve_with_lambda",
+          [](ElmModel& self, double lambda) { self.resolve_with_lambda(lambda); },
           py::arg("lambda_"), Release(), "Re-solves with a given lambda (keeps the statistics).")
+      .def("set_threads", &ElmModel::set_threads, py::arg("threads"),
+           "Threads for later training and batch prediction (0 = all cores); not stored in files.")
       .def("drop_training_state", &ElmModel::drop_training_state,
            "Frees the L x L statistics (partial_fit is impossible afterwards).");
 
@@ -219,16 +221,16 @@ released during training and prediction. Pickles through to_bytes/from_bytes.
            "Class labels, int64 (n_samples,) (classification models).")
       .def("predict_proba", &ElmModel::predict_proba, py::arg("x").noconvert(), Release(),
            "softmax(decision / proba_temperature), float32 (n_samples, n_classes).")
-      .def("predict_multilabel", &ElmModel::predict_multilabel, py::arg("x").noconvert(),
-           Release(), "0/1 float32 matrix (n_samples, n_labels) (multilabel models).")
-      .def("predict_regression", &ElmModel::predict_regression, py::arg("x").noconvert(),
-           Release(), "Regression outputs, float32 (n_samples, n_outputs).")
-      .def("score", &ElmModel::score, py::arg("x").noconvert(), py::arg("y").noconvert(),
-           Release(), "Accuracy on int64 labels.")
+      .def("predict_multilabel", &ElmModel::predict_multilabel, py::arg("x").noconvert(), Release(),
+           "0/1 float32 matrix (n_samples, n_labels) (multilabel models).")
+      .def("predict_regression", &ElmModel::predict_regression, py::arg("x").noconvert(), Release(),
+           "Regression outputs, float32 (n_samples, n_outputs).")
+      .def("score", &ElmModel::score, py::arg("x").noconvert(), py::arg("y").noconvert(), Release(),
+           "Accuracy on int64 labels.")
       .def("score_regression", &ElmModel::score_regression, py::arg("x").noconvert(),
            py::arg("y").noconvert(), Release(), "R^2 averaged over outputs.")
-      .def("hidden_activations", &ElmModel::hidden_activations, py::arg("x").noconvert(),
-           Release(), "Hidden activations of scaled inputs, float32 (n_samples, n_hidden).");
+      .def("hidden_activations", &ElmModel::hidden_activations, py::arg("x").noconvert(), Release(),
+           "Hidden activations of scaled inputs, float32 (n_samples, n_hidden).");
 
   // ---------------------------------------------------------------- state
   cls.def_property_readonly("fitted", &ElmModel::fitted)
@@ -282,9 +284,7 @@ released during training and prediction. Pickles through to_bytes/from_bytes.
       .def_static("load", &ElmModel::load, py::arg("path"), Release(),
                   "Reads a model file; OSError if unreadable, FormatError if invalid.")
       .def(py::pickle(
-          [](const ElmModel& self) {
-            return py::bytes(self.to_bytes(self.has_training_state()));
-          },
+          [](const ElmModel& self) { return py::bytes(self.to_bytes(self.has_training_state())); },
           [](const py::bytes& image) { return ElmModel::from_bytes(bytes_view(image)); }));
 }
 

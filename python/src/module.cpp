@@ -19,8 +19,8 @@ PYBIND11_MODULE(_core, m) {
   // Error tiers of elm/common/errors.h. pybind11 tries translators in reverse
   // order of registration, so the catch-all for the library's types comes first
   // and the more specific ones after it.
-  auto numerical = py::register_exception<elmq::NumericalError>(m, "NumericalError",
-                                                                PyExc_RuntimeError);
+  auto numerical =
+      py::register_exception<elmq::NumericalError>(m, "NumericalError", PyExc_RuntimeError);
   numerical.doc() = "A numerical failure in elmq (e.g. a system that is not positive definite).";
   auto format = py::register_exception<elmq::FormatError>(m, "FormatError", PyExc_ValueError);
   format.doc() = "A corrupt, truncated or unsupported elmq file or byte image.";

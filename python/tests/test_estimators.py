@@ -229,6 +229,22 @@ def test_results_do_not_depend_on_n_jobs(blobs):
         np.testing.assert_array_equal(ref.decision_function(Xb), other.decision_function(Xb))
 
 
+def test_n_jobs_is_a_runtime_setting(blobs):
+    import pickle
+
+    X, y = blobs
+    clf = elmq.ELMClassifier(n_hidden=20, n_jobs=1).fit(X, y)
+    assert clf.model_.config.threads == 1
+    clf.set_params(n_jobs=-1)
+    assert clf.model_.config.threads == 0
+    clf.set_params(n_jobs=2)
+    back = pickle.loads(pickle.dumps(clf))
+    assert back.model_.config.threads == 2
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+    with pytest.raises(ValueError, match="threads"):
+        clf.model_.set_threads(-1)
+
+
 def test_partial_fit_matches_fit(blobs):
     X, y = blobs
     params = dict(n_hidden=60, chunk_rows=70, random_state=2)

@@ -64,7 +64,7 @@ def test_python_runs_during_cpp_calls(problem, method):
     assert elapsed > 0.05, "the C++ call was too short to tell"
     # Holding the GIL for the call would leave the loop at ~0 iterations/s
     # (at most one 5 ms switch interval of progress).
-    assert rate > 0.2 * rate_alone, (rate, rate_alone, elapsed)
+    assert rate > 0.1 * rate_alone, (rate, rate_alone, elapsed)
 
 
 def _parallel_ratio(fn) -> float:

@@ -1,12 +1,11 @@
 #include "quant/elm/gptq.h"
 
+#include <Eigen/Cholesky>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
 #include <vector>
-
-#include <Eigen/Cholesky>
 
 #include "elm/common/errors.h"
 #include "elm/common/parallel.h"
@@ -32,8 +31,8 @@ VectorXd quadratic_loss(const ConstMatrixRef& w, const ConstMatrixRef& v,
   ELMQ_CHECK_ARG(w.rows() == v.rows() && w.cols() == v.cols(), "quadratic_loss: w is ", w.rows(),
                  " x ", w.cols(), " but v is ", v.rows(), " x ", v.cols());
   ELMQ_CHECK_ARG(hessian.rows() == w.cols() && hessian.cols() == w.cols(),
-                 "quadratic_loss: hessian is ", hessian.rows(), " x ", hessian.cols(), ", expected ",
-                 w.cols(), " x ", w.cols());
+                 "quadratic_loss: hessian is ", hessian.rows(), " x ", hessian.cols(),
+                 ", expected ", w.cols(), " x ", w.cols());
   const RowMatrixXd delta = w.cast<double>() - v.cast<double>();
   const RowMatrixXd dh = delta * hessian;
   return dh.cwiseProduct(delta).rowwise().sum();
@@ -100,8 +99,7 @@ double row_loss(const FormatTraits& tr, const float* w, const std::int8_t* q, In
 // with zeros elsewhere. The normal equations are (A^T H A) p = A^T H w; H A
 // costs one pass over H because the columns do not overlap within a kind.
 void refit_row(const FormatTraits& tr, const float* w, const std::int8_t* q, Index k, Index group,
-               Index n_groups, const Eigen::Ref<const RowMatrixXd>& h, float* scales,
-               float* mins) {
+               Index n_groups, const Eigen::Ref<const RowMatrixXd>& h, float* scales, float* mins) {
   struct Col {
     Index g, k0, len;
     bool is_min;
@@ -133,7 +131,8 @@ void refit_row(const FormatTraits& tr, const float* w, const std::int8_t* q, Ind
   for (Index c1 = 0; c1 < p; ++c1) {
     rhs[c1] = ha.col(c1).dot(wd);
     for (Index c2 = 0; c2 < p; ++c2) {
-      m(c1, c2) = a[static_cast<std::size_t>(c1)].dot(ha.col(c2).segment(cols[c1].k0, cols[c1].len));
+      m(c1, c2) =
+          a[static_cast<std::size_t>(c1)].dot(ha.col(c2).segment(cols[c1].k0, cols[c1].len));
     }
   }
   const Eigen::LDLT<Eigen::MatrixXd> ldlt(m);
@@ -146,7 +145,8 @@ void refit_row(const FormatTraits& tr, const float* w, const std::int8_t* q, Ind
     double v = sol[c];
     if (!cols[c].is_min && v < 0.0) return;  // codes fit better with flipped signs: keep GPTQ's
     if (half && !(std::fabs(v) <= kHalfMax)) return;
-    const float f = half ? half_to_float(float_to_half(static_cast<float>(v))) : static_cast<float>(v);
+    const float f =
+        half ? half_to_float(float_to_half(static_cast<float>(v))) : static_cast<float>(v);
     (cols[c].is_min ? nm : ns)[static_cast<std::size_t>(cols[c].g)] = f;
   }
   const double before = row_loss(tr, w, q, k, group, scales, mins, h);
@@ -183,8 +183,7 @@ GptqResult gptq_quantize(const ConstMatrixRef& w, const Eigen::Ref<const RowMatr
   auto finish = [&](QuantizedTensor t, VectorXd loss) {
     res.tensor = std::move(t);
     res.loss = std::move(loss);
-    res.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return std::move(res);
   };
   const VectorXd diag = hessian.diagonal();
@@ -230,10 +229,10 @@ GptqResult gptq_quantize(const ConstMatrixRef& w, const Eigen::Ref<const RowMatr
         break;
       } catch (const NumericalError&) {
         if (li + 1 == levels.size()) {
-          throw NumericalError(str_cat(
-              "gptq_quantize: the ", k, " x ", k,
-              " hessian is not positive definite even with damping 0.1 * mean diagonal (",
-              res.damp, ")"));
+          throw NumericalError(
+              str_cat("gptq_quantize: the ", k, " x ", k,
+                      " hessian is not positive definite even with damping 0.1 * mean diagonal (",
+                      res.damp, ")"));
         }
       }
     }

@@ -24,10 +24,15 @@
 // grouped formats then use static groups (every group's range chosen up front
 // from the original weights) because the storage groups consecutive columns.
 //
-// GPTQ is a greedy method and can, on some rows, end above plain
-// round-to-nearest (RTN). With `keep_better_rtn` (the default) both are
-// computed and each row keeps the one with the lower loss, so the result is
-// never worse than RTN (with `range`) on the objective, row by row.
+// Two additions to the published algorithm, both on by default and both only
+// ever lowering the loss:
+//  - refit_scales: with the codes fixed, each row's scales (and mins) are
+//    re-chosen by least squares on the objective itself (the rounding ranges
+//    were chosen before the error feedback moved the weights);
+//  - keep_better_rtn: GPTQ is greedy and can, on some rows, end above plain
+//    round-to-nearest (RTN); both are computed and each row keeps the one with
+//    the lower loss, so the result is never worse than RTN (with `range`) on
+//    the objective, row by row.
 #pragma once
 
 #include <cstdint>
@@ -88,9 +93,9 @@ struct GptqResult {
 };
 
 /// Quantizes w (N x K, finite) to `format` minimizing the per-row loss above.
-/// hessian: K x K, symmetric, finite, positive semi-definite; columns with H_kk <= 0 do not affect the loss and
-/// are rounded to nearest. Float formats are converted directly (no error
-/// feedback; losses still reported).
+/// hessian: K x K, symmetric, finite, positive semi-definite; columns with H_kk <= 0 do not affect
+/// the loss and are rounded to nearest. Float formats are converted directly (no error feedback;
+/// losses still reported).
 /// @throws InvalidArgument on shape mismatch, non-finite values, bad options.
 /// @throws NumericalError if H cannot be factorized even with 10% damping.
 GptqResult gptq_quantize(const ConstMatrixRef& w, const Eigen::Ref<const RowMatrixXd>& hessian,

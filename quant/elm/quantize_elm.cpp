@@ -98,9 +98,8 @@ Solved solve_on_layer(const ElmConfig& cfg, const Scaler* scaler, const HiddenLa
     }
     std::vector<Index> fit_rows, val_rows;
     for (Index i = 0; i < m; ++i) {
-      (is_validation_row(cfg.ridge.split_seed, begin + i, cfg.ridge.validation_fraction)
-           ? val_rows
-           : fit_rows)
+      (is_validation_row(cfg.ridge.split_seed, begin + i, cfg.ridge.validation_fraction) ? val_rows
+                                                                                         : fit_rows)
           .push_back(i);
     }
     auto gather_add = [&](const std::vector<Index>& rows, GramAccumulator& acc) {
@@ -265,9 +264,9 @@ QuantizedElm quantize_source(Source src, const ElmQuantConfig& cfg, const TrainD
   ELMQ_CHECK_ARG(!needs.data || data != nullptr, where, ": ", needs.reason,
                  ", which needs the training data (pass X and y)",
                  needs.resolve && src.beta.size() > 0 ? ", or set resolve_beta_after_w = false"
-                 : needs.resolve                       ? ""
-                                                       : ", or save the model with its training "
-                                                         "state (ElmModel::save(path, true))");
+                 : needs.resolve                      ? ""
+                                                      : ", or save the model with its training "
+                                                        "state (ElmModel::save(path, true))");
 
   // 2. beta and the statistics it was solved from.
   t0 = std::chrono::steady_clock::now();
@@ -291,8 +290,8 @@ QuantizedElm quantize_source(Source src, const ElmQuantConfig& cfg, const TrainD
       stats = std::move(src.stats);  // (also just to report the losses)
     } else if (needs.statistics) {
       // Statistics of the layer as the quantized model computes it.
-      stats = solve_on_layer(src.config, layer_scaler, quantized_layer(), *data, lambda, 1.0,
-                             false).stats;
+      stats = solve_on_layer(src.config, layer_scaler, quantized_layer(), *data, lambda, 1.0, false)
+                  .stats;
     }
     if (cfg.lambda_scale != 1.0) {
       beta = solve_ridge(stats->gram(), stats->hty(), lambda).cast<float>();
@@ -311,8 +310,7 @@ QuantizedElm quantize_source(Source src, const ElmQuantConfig& cfg, const TrainD
     hessian = stats->gram();
     hessian.diagonal().array() += lambda;
     const RowMatrixXd beta_d = beta.cast<double>();
-    info.ridge_objective =
-        squared_error_from_stats(*stats, beta_d) + lambda * beta_d.squaredNorm();
+    info.ridge_objective = squared_error_from_stats(*stats, beta_d) + lambda * beta_d.squaredNorm();
   }
   if (cfg.beta_method == QuantMethod::kGptq) {
     GptqOptions go = cfg.gptq;
@@ -330,9 +328,8 @@ QuantizedElm quantize_source(Source src, const ElmQuantConfig& cfg, const TrainD
   }
   info.beta_seconds = seconds_since(t0);
   QuantizedElm m = QuantizedElm::from_parts(
-      src.task, *src.scaler, layer.config(), std::move(qw.q), std::move(qw.bias),
-      layer.rbf_gamma(), std::move(bq), src.classes, cfg.input, cfg.hidden,
-      src.config.proba_temperature, info);
+      src.task, *src.scaler, layer.config(), std::move(qw.q), std::move(qw.bias), layer.rbf_gamma(),
+      std::move(bq), src.classes, cfg.input, cfg.hidden, src.config.proba_temperature, info);
   m.set_threads(cfg.threads);
   return m;
 }
@@ -370,9 +367,8 @@ QuantizedElm quantize_elm(const ElmModel& model, const ElmQuantConfig& config,
                           const ConstVectorRef& sample_weight) {
   const char* where = "quantize_elm";
   Source src = source_of(model, where);
-  ELMQ_CHECK_ARG(model.task() == Task::kClassification, where,
-                 ": labels given for a ", task_name(model.task()),
-                 " model (use quantize_elm_targets)");
+  ELMQ_CHECK_ARG(model.task() == Task::kClassification, where, ": labels given for a ",
+                 task_name(model.task()), " model (use quantize_elm_targets)");
   check_data(x, labels.size(), sample_weight, model.n_features(), where);
   const TrainData data = classification_data(x, labels, sample_weight, model.classes(),
                                              model.config().class_weight, where);

@@ -119,6 +119,7 @@ QuantizedElm quantize_elm_targets(const ElmModel& model, const ElmQuantConfig& c
 /// once on the quantized layer (lambda chosen as ElmModel::fit chooses it,
 /// times lambda_scale) and quantizes beta. When W is exact (ternary init with
 /// a ternary format), beta equals ElmModel(elm).fit(x, labels).beta() bit for bit.
+/// Training runs on config.threads threads (elm.threads is not used).
 /// @throws as ElmModel::fit and quantize_elm.
 QuantizedElm fit_quantized_elm(const ElmConfig& elm, const ElmQuantConfig& config,
                                const ConstMatrixRef& x, const ConstLabelRef& labels,

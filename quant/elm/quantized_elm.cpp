@@ -24,8 +24,10 @@ bool bounded_symmetric(Activation a) {  // values in [-1, 1]
 
 const char* quant_method_name(QuantMethod m) {
   switch (m) {
-    case QuantMethod::kRtn: return "rtn";
-    case QuantMethod::kGptq: return "gptq";
+    case QuantMethod::kRtn:
+      return "rtn";
+    case QuantMethod::kGptq:
+      return "gptq";
   }
   return "unknown";
 }
@@ -38,16 +40,20 @@ QuantMethod parse_quant_method(const std::string& name) {
 
 const char* input_quant_name(InputQuant q) {
   switch (q) {
-    case InputQuant::kDynamic: return "dynamic";
-    case InputQuant::kUint8: return "uint8";
+    case InputQuant::kDynamic:
+      return "dynamic";
+    case InputQuant::kUint8:
+      return "uint8";
   }
   return "unknown";
 }
 
 const char* hidden_quant_name(HiddenQuant q) {
   switch (q) {
-    case HiddenQuant::kDynamic: return "dynamic";
-    case HiddenQuant::kStatic: return "static";
+    case HiddenQuant::kDynamic:
+      return "dynamic";
+    case HiddenQuant::kStatic:
+      return "static";
   }
   return "unknown";
 }
@@ -69,9 +75,9 @@ HiddenQuant parse_hidden_quant(const std::string& name) {
 
 QuantizedElm QuantizedElm::from_parts(Task task, Scaler scaler, HiddenLayerConfig hidden,
                                       QuantizedTensor w, VectorXf bias, VectorXf rbf_gamma,
-                                      QuantizedTensor beta_t, LabelVector classes,
-                                      InputQuant input, HiddenQuant hidden_quant,
-                                      float proba_temperature, ElmQuantInfo info) {
+                                      QuantizedTensor beta_t, LabelVector classes, InputQuant input,
+                                      HiddenQuant hidden_quant, float proba_temperature,
+                                      ElmQuantInfo info) {
   const char* where = "QuantizedElm::from_parts";
   ELMQ_CHECK_ARG(static_cast<std::uint32_t>(task) <= 2, where, ": unknown task ",
                  static_cast<std::uint32_t>(task));
@@ -95,8 +101,7 @@ QuantizedElm QuantizedElm::from_parts(Task task, Scaler scaler, HiddenLayerConfi
       ELMQ_CHECK_ARG(classes[i] > classes[i - 1], where, ": classes must be sorted and distinct");
     }
   } else {
-    ELMQ_CHECK_ARG(classes.size() == 0, where, ": classes given for a ", task_name(task),
-                   " model");
+    ELMQ_CHECK_ARG(classes.size() == 0, where, ": classes given for a ", task_name(task), " model");
   }
   ELMQ_CHECK_ARG(input == InputQuant::kDynamic || input == InputQuant::kUint8, where,
                  ": unknown input quantization ", static_cast<std::uint32_t>(input));
@@ -107,7 +112,8 @@ QuantizedElm QuantizedElm::from_parts(Task task, Scaler scaler, HiddenLayerConfi
                  ": uint8 inputs need the scaler folded into W, which RBF neurons do not allow");
   if (hidden_quant == HiddenQuant::kStatic) {
     for (const NeuronGroup& g : hidden.groups) {
-      ELMQ_CHECK_ARG(bounded_symmetric(g.activation), where, ": static activation quantization "
+      ELMQ_CHECK_ARG(bounded_symmetric(g.activation), where,
+                     ": static activation quantization "
                      "needs bounded activations (sigmoid, tanh, sin, rbf), the layer has ",
                      activation_name(g.activation));
     }
@@ -188,11 +194,20 @@ void QuantizedElm::activate(MatrixRef z, const ConstVectorRef& x_sq) const {
     auto block = z.middleCols(first, g.count);
     auto a = block.array();
     switch (g.activation) {
-      case Activation::kSigmoid: a = 0.5f + 0.5f * (0.5f * a).tanh(); break;
-      case Activation::kTanh: a = a.tanh(); break;
-      case Activation::kRelu: a = a.max(0.0f); break;
-      case Activation::kSin: a = a.sin(); break;
-      case Activation::kLinear: break;
+      case Activation::kSigmoid:
+        a = 0.5f + 0.5f * (0.5f * a).tanh();
+        break;
+      case Activation::kTanh:
+        a = a.tanh();
+        break;
+      case Activation::kRelu:
+        a = a.max(0.0f);
+        break;
+      case Activation::kSin:
+        a = a.sin();
+        break;
+      case Activation::kLinear:
+        break;
       case Activation::kRbf: {
         const auto gamma = rbf_gamma_.segment(first, g.count).transpose().array();
         const auto csq = centre_sq_norms_.segment(first, g.count).transpose().array();
@@ -315,8 +330,7 @@ double QuantizedElm::score(const ConstMatrixRef& x, const ConstLabelRef& labels)
                  " rows but y has ", labels.size());
   ELMQ_CHECK_ARG(x.rows() >= 1, "QuantizedElm::score: X is empty");
   const LabelVector p = predict(x);
-  return static_cast<double>((p.array() == labels.array()).count()) /
-         static_cast<double>(x.rows());
+  return static_cast<double>((p.array() == labels.array()).count()) / static_cast<double>(x.rows());
 }
 
 double QuantizedElm::score_regression(const ConstMatrixRef& x, const ConstMatrixRef& y) const {

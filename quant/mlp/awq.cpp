@@ -30,8 +30,8 @@ AwqSearchResult awq_search_scales(const ConstMatrixRef& w, const ConstVectorRef&
   ELMQ_CHECK_ARG(w.rows() >= 1 && k >= 1, where, ": w is ", w.rows(), " x ", k);
   ELMQ_CHECK_ARG(mean_abs.size() == k, where, ": mean_abs has ", mean_abs.size(),
                  " entries, w has ", k, " columns");
-  ELMQ_CHECK_ARG(hessian.rows() == k && hessian.cols() == k, where, ": hessian is ",
-                 hessian.rows(), " x ", hessian.cols(), ", expected ", k, " x ", k);
+  ELMQ_CHECK_ARG(hessian.rows() == k && hessian.cols() == k, where, ": hessian is ", hessian.rows(),
+                 " x ", hessian.cols(), ", expected ", k, " x ", k);
   ELMQ_CHECK_ARG(!format_traits(format).is_float, where, ": format ", format_name(format),
                  " is a float format (AWQ needs an integer format)");
   check_finite(w, where, "w");

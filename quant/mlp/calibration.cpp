@@ -33,9 +33,10 @@ CalibrationMethod parse_calibration_method(const std::string& name) {
 }
 
 void CalibrationConfig::validate() const {
-  ELMQ_CHECK_ARG(static_cast<std::uint32_t>(method) <= 3,
-                 "CalibrationConfig: method must be minmax, moving-average, percentile or mse, got ",
-                 static_cast<std::uint32_t>(method));
+  ELMQ_CHECK_ARG(
+      static_cast<std::uint32_t>(method) <= 3,
+      "CalibrationConfig: method must be minmax, moving-average, percentile or mse, got ",
+      static_cast<std::uint32_t>(method));
   ELMQ_CHECK_ARG(batch_rows >= 1 && batch_rows <= (Index{1} << 20),
                  "CalibrationConfig: batch_rows must be in [1, 1048576], got ", batch_rows);
   ELMQ_CHECK_ARG(averaging_constant > 0.0 && averaging_constant <= 1.0,
@@ -43,8 +44,8 @@ void CalibrationConfig::validate() const {
                  averaging_constant);
   ELMQ_CHECK_ARG(percentile >= 50.0 && percentile <= 100.0,
                  "CalibrationConfig: percentile must be in [50, 100], got ", percentile);
-  ELMQ_CHECK_ARG(bins >= 16 && bins <= 65536, "CalibrationConfig: bins must be in [16, 65536], got ",
-                 bins);
+  ELMQ_CHECK_ARG(bins >= 16 && bins <= 65536,
+                 "CalibrationConfig: bins must be in [16, 65536], got ", bins);
   ELMQ_CHECK_ARG(steps >= 1 && steps <= 10000,
                  "CalibrationConfig: steps must be in [1, 10000], got ", steps);
 }
@@ -155,8 +156,8 @@ ActivationRange calibrate_range(const ConstMatrixRef& x, const CalibrationConfig
 }
 
 RowMatrixXd input_hessian(const ConstMatrixRef& x, int threads) {
-  ELMQ_CHECK_ARG(x.rows() >= 1 && x.cols() >= 1, "input_hessian: X is ", x.rows(), " x ",
-                 x.cols(), ", needs at least one row and column");
+  ELMQ_CHECK_ARG(x.rows() >= 1 && x.cols() >= 1, "input_hessian: X is ", x.rows(), " x ", x.cols(),
+                 ", needs at least one row and column");
   check_finite(x, "input_hessian", "X");
   const Index n = x.rows(), k = x.cols();
   constexpr Index kRows = 512, kCols = 64;

@@ -218,8 +218,8 @@ double Mlp::loss(const ConstMatrixRef& x, const ConstLabelRef& labels) const {
   const std::vector<std::int32_t> y = detail::encode_labels(classes_, labels, "Mlp::loss");
   double sum = 0.0;
   for (Index i = 0; i < z.rows(); ++i) {
-    sum += detail::softmax_xent_row(z.row(i).data(), z.cols(), y[static_cast<std::size_t>(i)],
-                                    1.0f, nullptr);
+    sum += detail::softmax_xent_row(z.row(i).data(), z.cols(), y[static_cast<std::size_t>(i)], 1.0f,
+                                    nullptr);
   }
   return sum / static_cast<double>(z.rows());
 }
@@ -291,14 +291,24 @@ std::string Mlp::to_bytes() const {
                                config_.threads};
   w.put_i64_array(kTagConfig, conf, 7);
   const OptimizerConfig& o = config_.optimizer;
-  const double optm[] = {static_cast<double>(o.kind), o.learning_rate, o.beta1, o.beta2,
-                         o.epsilon, o.momentum, o.nesterov ? 1.0 : 0.0, o.weight_decay,
+  const double optm[] = {static_cast<double>(o.kind),
+                         o.learning_rate,
+                         o.beta1,
+                         o.beta2,
+                         o.epsilon,
+                         o.momentum,
+                         o.nesterov ? 1.0 : 0.0,
+                         o.weight_decay,
                          config_.validation_fraction};
   w.put_f64_array(kTagOptimizer, optm, 9);
   std::vector<double> hist;
   for (const EpochReport& e : history_.epochs) {
-    const double row[kHistoryFields] = {static_cast<double>(e.epoch), e.train_loss, e.val_loss,
-                                        e.val_accuracy, e.epoch_seconds, e.elapsed_seconds};
+    const double row[kHistoryFields] = {static_cast<double>(e.epoch),
+                                        e.train_loss,
+                                        e.val_loss,
+                                        e.val_accuracy,
+                                        e.epoch_seconds,
+                                        e.elapsed_seconds};
     hist.insert(hist.end(), row, row + kHistoryFields);
   }
   w.put_f64_array(kTagHistory, hist.data(), hist.size());
@@ -314,8 +324,8 @@ Mlp Mlp::from_bytes(std::string_view bytes) {
   RecordReader r(bytes, FileKind::kMlp, kMlpFileVersion);
   const std::vector<std::int64_t> sizes = r.get_i64_array(kTagSizes);
   if (sizes.size() < 2 || sizes.size() > static_cast<std::size_t>(kMaxHiddenLayers) + 2) {
-    r.fail(str_cat("the network has ", sizes.size(), " widths, expected 2 to ",
-                   kMaxHiddenLayers + 2));
+    r.fail(
+        str_cat("the network has ", sizes.size(), " widths, expected 2 to ", kMaxHiddenLayers + 2));
   }
   for (std::int64_t s : sizes) {
     if (s < 1 || s > kMaxWidth) r.fail(str_cat("a layer width is out of range: ", s));
@@ -382,7 +392,8 @@ Mlp Mlp::from_bytes(std::string_view bytes) {
   }();
   const auto hist = r.get_f64_array(kTagHistory);
   const auto info = r.get_f64_array(kTagHistoryInfo);
-  if (hist.size() % kHistoryFields != 0 || info.size() != 5) r.fail("history records are malformed");
+  if (hist.size() % kHistoryFields != 0 || info.size() != 5)
+    r.fail("history records are malformed");
   for (std::size_t i = 0; i < hist.size(); i += kHistoryFields) {
     EpochReport e;
     e.epoch = static_cast<int>(hist[i]);
@@ -424,8 +435,8 @@ Mlp Mlp::from_parts(MlpConfig config, Scaler scaler, MlpParams params, LabelVect
   ELMQ_CHECK_ARG(scaler.fitted() && scaler.n_features() == params.weights[0].cols(), where,
                  ": scaler has ", scaler.n_features(), " features, the first layer expects ",
                  params.weights[0].cols());
-  ELMQ_CHECK_ARG(classes.size() == params.weights.back().rows() && classes.size() >= 2, where,
-                 ": ", classes.size(), " classes for ", params.weights.back().rows(),
+  ELMQ_CHECK_ARG(classes.size() == params.weights.back().rows() && classes.size() >= 2, where, ": ",
+                 classes.size(), " classes for ", params.weights.back().rows(),
                  " outputs (need >= 2)");
   for (Index i = 1; i < classes.size(); ++i) {
     ELMQ_CHECK_ARG(classes[i - 1] < classes[i], where, ": classes must be sorted and distinct");

@@ -19,8 +19,8 @@ void QatConfig::validate() const {
   for (std::size_t i = 0; i < all.size(); ++i) {
     ELMQ_CHECK_ARG(is_known_format(static_cast<std::uint32_t>(all[i])),
                    "QatConfig: format has the unknown value ", static_cast<std::uint32_t>(all[i]));
-    ELMQ_CHECK_ARG(!format_traits(all[i]).is_float, "QatConfig: formats must be integer formats, got ",
-                   format_name(all[i]));
+    ELMQ_CHECK_ARG(!format_traits(all[i]).is_float,
+                   "QatConfig: formats must be integer formats, got ", format_name(all[i]));
   }
   try {
     range.validate();
@@ -69,7 +69,8 @@ class FakeQuant {
       ly.codes = CodeMatrix::Zero(rows, cols);
       ly.inside = Mask::Zero(rows, cols);
       layers_.push_back(std::move(ly));
-      for (Index r0 = 0; r0 < rows; r0 += kRows) tasks_.push_back({l, r0, std::min(rows, r0 + kRows)});
+      for (Index r0 = 0; r0 < rows; r0 += kRows)
+        tasks_.push_back({l, r0, std::min(rows, r0 + kRows)});
     }
     constexpr Index kMinParallelWeights = 65536;
     if (master.n_weights() < kMinParallelWeights) threads_ = 1;
@@ -155,7 +156,8 @@ class FakeQuant {
     const RowMatrixXf& w = master.weights[t.layer];
     for (Index r = t.r0; r < t.r1; ++r) {
       choose_row_params(formats_[t.layer], w.row(r).data(), w.cols(), range_,
-                        ly.scale.row(r).data(), ly.traits->symmetric ? nullptr : ly.min.row(r).data());
+                        ly.scale.row(r).data(),
+                        ly.traits->symmetric ? nullptr : ly.min.row(r).data());
     }
   }
 
@@ -177,8 +179,8 @@ class FakeQuant {
           int q = 0;
           bool in = true;
           if (s > 0.0f) {
-            const double u = tr.symmetric ? static_cast<double>(x) / s
-                                          : (static_cast<double>(x) - m) / s;
+            const double u =
+                tr.symmetric ? static_cast<double>(x) / s : (static_cast<double>(x) - m) / s;
             const double rq = std::nearbyint(u);
             in = rq >= qmin && rq <= qmax;
             q = static_cast<int>(std::min(std::max(rq, qmin), qmax));
@@ -245,10 +247,10 @@ QatResult qat_finetune(const Mlp& model, const ConstMatrixRef& x, const ConstLab
   config.validate();
   ELMQ_CHECK_ARG(model.fitted(), where, ": the model is not fitted");
   const int nl = model.n_layers();
-  ELMQ_CHECK_ARG(config.layer_formats.empty() ||
-                     config.layer_formats.size() == static_cast<std::size_t>(nl),
-                 where, ": layer_formats has ", config.layer_formats.size(),
-                 " entries, the model has ", nl, " layers");
+  ELMQ_CHECK_ARG(
+      config.layer_formats.empty() || config.layer_formats.size() == static_cast<std::size_t>(nl),
+      where, ": layer_formats has ", config.layer_formats.size(), " entries, the model has ", nl,
+      " layers");
   check_shape(x, model.n_features(), where, "X", true);
   ELMQ_CHECK_ARG(x.rows() >= 2, where, ": X needs at least 2 rows, got ", x.rows());
   ELMQ_CHECK_ARG(labels.size() == x.rows(), where, ": labels has ", labels.size(),
@@ -333,9 +335,9 @@ QatResult qat_finetune(const Mlp& model, const ConstMatrixRef& x, const ConstLab
   info.method = WeightQuantMethod::kQat;
   info.activations = ActivationScheme::kDynamic;
   info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  result.model = QuantizedMlp::from_parts(model.scaler().offset(), model.scaler().scale(),
-                                          std::move(layers), model.classes(), std::move(info),
-                                          model.config().threads);
+  result.model =
+      QuantizedMlp::from_parts(model.scaler().offset(), model.scaler().scale(), std::move(layers),
+                               model.classes(), std::move(info), model.config().threads);
   return result;
 }
 

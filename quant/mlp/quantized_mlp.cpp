@@ -53,13 +53,14 @@ const char* activation_scheme_name(ActivationScheme s) {
 ActivationScheme parse_activation_scheme(const std::string& name) {
   if (name == "dynamic") return ActivationScheme::kDynamic;
   if (name == "static") return ActivationScheme::kStatic;
-  throw InvalidArgument(str_cat("parse_activation_scheme: unknown scheme '", name,
-                                "' (known: dynamic, static)"));
+  throw InvalidArgument(
+      str_cat("parse_activation_scheme: unknown scheme '", name, "' (known: dynamic, static)"));
 }
 
 void MlpQuantConfig::validate() const {
   ELMQ_CHECK_ARG(is_known_format(static_cast<std::uint32_t>(format)),
-                 "MlpQuantConfig: format has the unknown value ", static_cast<std::uint32_t>(format));
+                 "MlpQuantConfig: format has the unknown value ",
+                 static_cast<std::uint32_t>(format));
   for (std::size_t i = 0; i < layer_formats.size(); ++i) {
     ELMQ_CHECK_ARG(is_known_format(static_cast<std::uint32_t>(layer_formats[i])),
                    "MlpQuantConfig: layer_formats[", i, "] has the unknown value ",
@@ -93,10 +94,10 @@ void MlpQuantConfig::validate() const {
   awq.validate();
   ELMQ_CHECK_ARG(awq.range.importance.size() == 0,
                  "MlpQuantConfig: awq.range.importance must be empty");
-  ELMQ_CHECK_ARG(activations == ActivationScheme::kDynamic ||
-                     activations == ActivationScheme::kStatic,
-                 "MlpQuantConfig: activations must be dynamic or static, got ",
-                 static_cast<std::uint32_t>(activations));
+  ELMQ_CHECK_ARG(
+      activations == ActivationScheme::kDynamic || activations == ActivationScheme::kStatic,
+      "MlpQuantConfig: activations must be dynamic or static, got ",
+      static_cast<std::uint32_t>(activations));
   calibration.validate();
   ELMQ_CHECK_ARG(threads >= 0, "MlpQuantConfig: threads must be >= 0 (0 = all cores), got ",
                  threads);
@@ -374,7 +375,8 @@ QuantizedMlp QuantizedMlp::from_bytes(std::string_view bytes) {
   qi.layer_error = r.get_f64_array(kTagLayerError);
   qi.awq_alpha = r.get_f64_array(kTagAwqAlpha);
   const std::int64_t threads = r.get_i64(kTagThreads);
-  if (threads < 0 || threads > 4096) r.fail(str_cat("stored thread count is out of range: ", threads));
+  if (threads < 0 || threads > 4096)
+    r.fail(str_cat("stored thread count is out of range: ", threads));
 
   std::vector<QuantizedMlpLayer> layers;
   for (std::uint64_t l = 0; l < n_layers; ++l) {
@@ -417,8 +419,8 @@ QuantizedMlp QuantizedMlp::load(const std::string& path) {
 namespace {
 
 // relu(a W^T + b) (no ReLU for the last layer), float.
-RowMatrixXf layer_forward(const RowMatrixXf& a, const RowMatrixXf& w, const VectorXf& b,
-                          bool relu, int threads) {
+RowMatrixXf layer_forward(const RowMatrixXf& a, const RowMatrixXf& w, const VectorXf& b, bool relu,
+                          int threads) {
   RowMatrixXf z(a.rows(), w.rows());
   parallel_for_range(a.rows(), 256, threads, [&](Index r0, Index r1) {
     auto zb = z.middleRows(r0, r1 - r0);
@@ -442,14 +444,14 @@ QuantizedMlp quantize_mlp(const Mlp& model, const MlpQuantConfig& config,
   config.validate();
   ELMQ_CHECK_ARG(model.fitted(), where, ": the model is not fitted");
   const int nl = model.n_layers();
-  ELMQ_CHECK_ARG(config.layer_formats.empty() ||
-                     config.layer_formats.size() == static_cast<std::size_t>(nl),
-                 where, ": layer_formats has ", config.layer_formats.size(),
-                 " entries, the model has ", nl, " layers");
+  ELMQ_CHECK_ARG(
+      config.layer_formats.empty() || config.layer_formats.size() == static_cast<std::size_t>(nl),
+      where, ": layer_formats has ", config.layer_formats.size(), " entries, the model has ", nl,
+      " layers");
   std::vector<QuantFormat> formats =
-      config.layer_formats.empty() ? std::vector<QuantFormat>(static_cast<std::size_t>(nl),
-                                                              config.format)
-                                   : config.layer_formats;
+      config.layer_formats.empty()
+          ? std::vector<QuantFormat>(static_cast<std::size_t>(nl), config.format)
+          : config.layer_formats;
   const bool have_cal = calibration_x.rows() > 0;
   ELMQ_CHECK_ARG(have_cal || !config.needs_calibration(), where, ": method ",
                  weight_quant_method_name(config.method), " with ",
@@ -568,8 +570,7 @@ QuantizedMlp quantize_mlp(const Mlp& model, const MlpQuantConfig& config,
       }
     }
   }
-  info.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return QuantizedMlp::from_parts(std::move(offset), std::move(scale), std::move(layers),
                                   model.classes(), std::move(info), model.config().threads);
 }

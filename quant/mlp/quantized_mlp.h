@@ -96,9 +96,9 @@ struct MlpQuantConfig {
 };
 
 struct QuantizedMlpLayer {
-  QuantizedTensor weights;       ///< N x K
-  VectorXf bias;                 ///< N
-  ActivationQuant input_quant;   ///< how qgemm quantizes this layer's inputs (integer formats)
+  QuantizedTensor weights;      ///< N x K
+  VectorXf bias;                ///< N
+  ActivationQuant input_quant;  ///< how qgemm quantizes this layer's inputs (integer formats)
 };
 
 /// How a quantized MLP was made (kept in its file; informational).

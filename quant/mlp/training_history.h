@@ -8,12 +8,12 @@
 namespace elmq {
 
 struct EpochReport {
-  int epoch = 0;                ///< 1-based
-  double train_loss = 0.0;      ///< mean cross-entropy over the epoch's training batches
-  double val_loss = 0.0;        ///< mean cross-entropy on the validation rows (0 without them)
-  double val_accuracy = 0.0;    ///< fraction correct on the validation rows (0 without them)
-  double epoch_seconds = 0.0;   ///< wall clock of this epoch, validation included
-  double elapsed_seconds = 0.0; ///< wall clock since the start of training
+  int epoch = 0;                 ///< 1-based
+  double train_loss = 0.0;       ///< mean cross-entropy over the epoch's training batches
+  double val_loss = 0.0;         ///< mean cross-entropy on the validation rows (0 without them)
+  double val_accuracy = 0.0;     ///< fraction correct on the validation rows (0 without them)
+  double epoch_seconds = 0.0;    ///< wall clock of this epoch, validation included
+  double elapsed_seconds = 0.0;  ///< wall clock since the start of training
 };
 
 struct TrainingHistory {

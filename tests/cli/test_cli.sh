@@ -144,6 +144,26 @@ run_ok "eval regression" "$ELMQ" eval reg.elmq --csv reg.csv --json --min-time 0
 cp out.txt evalreg.json
 check "eval regression r2" 'j["r2"] > 0.9' evalreg.json
 
+# ---------------------------------------------------------------- quantize (+ eval of the result)
+run_ok "quantize gptq" "$ELMQ" quantize model.elmq --format int8 --method gptq -o q8.elmq --json \
+  --train-csv train.csv --test-csv test.csv --label-column y --threads 1
+cp out.txt q8.json
+check "quantize fields" \
+  'j["kind"] == "elm" and j["beta_format"] == "int8" and j["beta_method"] == "gptq" and j["bytes"] < j["fp32_bytes"] and j["beta_loss"] <= j["beta_rtn_loss"] and j["accuracy"] is not None' \
+  q8.json
+run_ok "eval quantized" "$ELMQ" eval q8.elmq --csv test.csv --label-column y --json \
+  --min-time 0.01 --latency-rows 20 --threads 1
+cp out.txt evalq.json
+python3 - q8.json evalq.json <<'PY' && ok "eval quantized == quantize's accuracy" || bad "eval quantized == quantize's accuracy"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+sys.exit(0 if b["kind"] == "quantized-elm" and abs(a["accuracy"] - b["accuracy"]) < 1e-12 else 1)
+PY
+run_ok "info quantized" "$ELMQ" info q8.elmq --json
+cp out.txt infoq.json
+check "info quantized fields" 'j["kind"] == "quantized-elm" and j["beta_format"] == "int8"' infoq.json
+expect_error "quantize twice" 1 "already quantized" "$ELMQ" quantize q8.elmq -o q8b.elmq
+
 # ---------------------------------------------------------------- predict
 run_ok "predict file" "$ELMQ" predict model.elmq --csv test.csv --label-column y -o pred.csv
 [[ $(head -1 pred.csv) == "label" && $(wc -l <pred.csv) -eq 91 ]] && ok "predict output shape" \

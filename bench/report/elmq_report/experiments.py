@@ -26,6 +26,7 @@ from .datasets import export_split
 from .records import Identity, Record
 from .settings import (
     BASELINE_METHOD,
+    CALIBRATION_ROWS,
     DATASET_INFO,
     FLOAT_FORMATS,
     MLP_METHODS,
@@ -326,14 +327,19 @@ def _no_resolve(both: bool) -> tuple[str, ...]:
 def mlp_variants(formats: tuple[str, ...]) -> list[QuantVariant]:
     """The quantized forms of an MLP: every method of quant/mlp for every integer format
     (`elmq quantize --help` describes the ELM branch; a method the MLP branch refuses is
-    reported as rejected)."""
+    reported as rejected), and for int8 also static (calibrated) activations, elmq's
+    counterpart of PyTorch's static INT8 ("rtn+static")."""
     out = []
     for fmt in formats:
         if fmt in FLOAT_FORMATS:
             out.append(QuantVariant(fmt, "cast", ("--format", fmt), False))
-        else:
-            out += [QuantVariant(fmt, m, ("--format", fmt, "--method", m), m != BASELINE_METHOD)
-                    for m in MLP_METHODS]
+            continue
+        out += [QuantVariant(fmt, m, ("--format", fmt, "--method", m), m != BASELINE_METHOD)
+                for m in MLP_METHODS]
+        if fmt == "int8":
+            out.append(QuantVariant(fmt, f"{BASELINE_METHOD}+static",
+                                    ("--format", fmt, "--method", BASELINE_METHOD,
+                                     "--activations", "static"), True))
     return out
 
 
@@ -400,7 +406,7 @@ def _torch(ctx: Context, dp: DatasetPlan) -> Experiment:
             "--batch-size", str(spec.batch_size), "--lr", str(spec.learning_rate),
             "--seeds", ",".join(map(str, seeds)), "--latency-rows", str(m.latency_rows),
             "--min-time", str(m.min_time),
-            "--calibration-rows", str(ctx.settings.preset.calibration_rows)]
+            "--calibration-rows", str(CALIBRATION_ROWS)]
     if ctx.threads:
         args += ["--threads", str(ctx.threads)]
 

@@ -13,13 +13,13 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
 from .analysis import ModelRow, Stat
-from .settings import GROUP_TITLES
+from .settings import FLOAT_FORMATS, GROUP_TITLES
 
 _COLORS = {"elm": "#1f5fa8", "mlp": "#c0392b", "torch": "#e67e22"}
 _MARKERS = {"elm": "o", "mlp": "s", "torch": "^"}
-_METHOD_STYLES = {"rtn": "-", "gptq": "--", "awq": ":", "resolve": "-.", "dynamic": "-",
-                  "static": "--"}
-_FLOAT_FORMATS = ("fp32", "f16", "bf16")
+_METHOD_STYLES = {"rtn": "-", "rtn+resolve": "-.", "gptq+resolve": "--", "gptq": "--",
+                  "awq": ":", "rtn+static": "-.", "dynamic": "-", "static": "--"}
+_FLOAT_FORMATS = ("fp32", *FLOAT_FORMATS)  # no method: on every method's line
 
 
 @dataclass(frozen=True)

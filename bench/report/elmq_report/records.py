@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-#: Record.status values: measured; the run failed; the tool refused the request (this build
-#: does not support the combination); the environment lacks something (e.g. PyTorch);
-#: an earlier experiment it depends on did not produce its file.
-STATUSES = ("ok", "failed", "rejected", "unavailable", "skipped")
-
 #: Units of the Record fields that carry figures (also written to results.json).
 UNITS = {
     "accuracy": "fraction of the test rows classified correctly",
@@ -41,9 +36,12 @@ class Identity:
 @dataclass
 class Record:
     identity: Identity
+    # ok: measured; failed: the run failed; rejected: the tool refused the request (this build
+    # does not support the combination); unavailable: the environment lacks something (e.g.
+    # PyTorch); skipped: an earlier experiment it depends on did not make its file.
     status: str = "ok"
-    message: str = ""
-    cached: bool = False
+    message: str = ""  # why a run has no result, or a note on a measured one (no timings)
+    cached: bool = False  # read from report/cache/ (--resume)
     n_weights: int | None = None
     bytes: int | None = None
     accuracy: float | None = None

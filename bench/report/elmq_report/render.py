@@ -206,10 +206,12 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; 
 h1 { font-size: 1.5em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
 table { border-collapse: collapse; margin: .5em 0 1em; font-size: .85em; }
 th, td { border: 1px solid #ddd; padding: .25em .5em; text-align: left; }
+table.models td, table.models th { white-space: nowrap; }
+div.scroll { overflow-x: auto; }
 th { background: #f3f3f3; } tr.elm td:first-child { border-left: 4px solid #1f5fa8; }
 tr.mlp td:first-child { border-left: 4px solid #c0392b; }
 tr.torch td:first-child { border-left: 4px solid #e67e22; }
-td.num { text-align: right; white-space: nowrap; }
+td.num { text-align: right; }
 .meta, .note { color: #555; font-size: .85em; } code { background: #f5f5f5; padding: 0 .2em; }
 figure { display: inline-block; margin: .5em; } figure img { width: 560px; }
 figcaption { font-size: .8em; color: #555; text-align: center; }
@@ -219,16 +221,20 @@ figcaption { font-size: .8em; color: #555; text-align: center; }
 
 
 def _table(header: list[str] | tuple[str, ...], rows: list[list[str]],
-           classes: list[str] | None = None, numeric_from: int = 99) -> str:
+           row_classes: list[str] | None = None, numeric_from: int = 99,
+           table_class: str = "") -> str:
+    """An HTML table; cells from column `numeric_from` on are right-aligned."""
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in header)
     body = []
     for i, row in enumerate(rows):
-        cls = f' class="{classes[i]}"' if classes else ""
+        tr = f'<tr class="{row_classes[i]}">' if row_classes else "<tr>"
         cells = "".join(f'<td class="num">{e(c)}</td>' if j >= numeric_from else f"<td>{e(c)}</td>"
                         for j, c in enumerate(row))
-        body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        body.append(f"{tr}{cells}</tr>")
+    table = f'<table class="{table_class}">' if table_class else "<table>"
+    return (f'<div class="scroll">{table}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _figure_html(f: Figure) -> str:
@@ -261,7 +267,7 @@ def write_html(path: Path, rep: Report) -> None:
         rows = [r for r in rep.rows if r.dataset == dataset]
         parts.append(f'<h2 id="{e(dataset)}">{e(dataset)}</h2>')
         parts.append(_table(_COLUMNS, [_row_cells(r) for r in rows],
-                            [r.group for r in rows], numeric_from=3))
+                            [r.group for r in rows], numeric_from=3, table_class="models"))
         parts.append(f'<p class="note">{e(_LEGEND)}</p>')
         parts.append("".join(_figure_html(f) for f in figs))
     problems = _problems(rep.records)

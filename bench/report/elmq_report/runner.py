@@ -84,6 +84,7 @@ def _clock(seconds: float) -> str:
 def run_all(experiments: list[Experiment], cache: Cache, resume: bool) -> list[Record]:
     progress = Progress(experiments)
     records: list[Record] = []
+    shown: set[str] = set()  # notes are printed once (e.g. the same missing eval for every run)
     for i, exp in enumerate(experiments):
         start = time.perf_counter()
         cached = cache.load(exp) if resume else None
@@ -93,8 +94,9 @@ def run_all(experiments: list[Experiment], cache: Cache, resume: bool) -> list[R
         records += result
         status = ", ".join(sorted({r.status for r in result}))
         progress.done(i, time.perf_counter() - start, status, cached is not None)
-        for message in sorted({r.message for r in result if r.message}):
+        for message in sorted({r.message for r in result if r.message} - shown):
             print(f"    {message}", file=progress.out, flush=True)
+            shown.add(message)
     return records
 
 

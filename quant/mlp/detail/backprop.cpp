@@ -41,7 +41,7 @@ void mlp_forward_rows(const ConstMatrixRef& x, const MlpParams& p, std::vector<R
 void mlp_forward(const ConstMatrixRef& x, const MlpParams& p, MatrixRef logits, int threads) {
   const std::vector<Index> sizes = p.sizes();
   threads = threads_for_rows(x.rows(), sizes, threads);
-  parallel_for_range(x.rows(), 2 * kMlpRowGrain, threads, [&](Index b, Index e) {
+  parallel_for_range(x.rows(), kMlpRowGrain, threads, [&](Index b, Index e) {
     std::vector<RowMatrixXf> act(sizes.size() - 1);
     for (std::size_t l = 0; l + 1 < sizes.size(); ++l) act[l].resize(e - b, sizes[l + 1]);
     mlp_forward_rows(x.middleRows(b, e - b), p, act, 0, e - b);
@@ -79,9 +79,10 @@ Backprop::Backprop(const std::vector<Index>& sizes, Index max_rows)
       grad_tasks_.push_back({static_cast<int>(l), r0, std::min(sizes[l + 1], r0 + kGradRows)});
     }
   }
-  std::stable_sort(grad_tasks_.begin(), grad_tasks_.end(), [&](const GradTask& a, const GradTask& b) {
-    return sizes[a.layer] * (a.r1 - a.r0) > sizes[b.layer] * (b.r1 - b.r0);
-  });
+  std::stable_sort(grad_tasks_.begin(), grad_tasks_.end(),
+                   [&](const GradTask& a, const GradTask& b) {
+                     return sizes[a.layer] * (a.r1 - a.r0) > sizes[b.layer] * (b.r1 - b.r0);
+                   });
 }
 
 void Backprop::forward(const ConstMatrixRef& x, const MlpParams& p, int threads) {

@@ -63,8 +63,7 @@ TrainingHistory train_loop(MlpParams& params, const TrainData& data, const Train
   const Index n_train = static_cast<Index>(data.train_rows.size());
   const Index batch = std::min(s.batch_size, n_train);
   const bool separate_val = data.val_x != nullptr;
-  const Index n_val =
-      separate_val ? data.val_x->rows() : static_cast<Index>(data.val_rows.size());
+  const Index n_val = separate_val ? data.val_x->rows() : static_cast<Index>(data.val_rows.size());
 
   TrainingHistory history;
   history.train_rows = n_train;
@@ -110,9 +109,9 @@ TrainingHistory train_loop(MlpParams& params, const TrainData& data, const Train
         const Index src = separate_val ? b0 + r : data.val_rows[static_cast<std::size_t>(b0 + r)];
         const ConstMatrixRef& vx = separate_val ? *data.val_x : x;
         scaler.transform_row(vx.data() + src * vx.outerStride(), xb.row(r).data());
-        yb[static_cast<std::size_t>(r)] =
-            separate_val ? (*data.val_y)[static_cast<std::size_t>(src)]
-                         : y[static_cast<std::size_t>(src)];
+        yb[static_cast<std::size_t>(r)] = separate_val
+                                              ? (*data.val_y)[static_cast<std::size_t>(src)]
+                                              : y[static_cast<std::size_t>(src)];
       }
       bp.forward(xb.topRows(n), p, s.threads);
       double l = 0.0;

@@ -65,6 +65,7 @@ inline const DatasetSplit* digits() {
 }  // namespace qelm_test
 }  // namespace elmq
 
-#define ELMQ_REQUIRE_DIGITS()                                        \
-  const ::elmq::DatasetSplit* data = ::elmq::qelm_test::digits();    \
-  if (data == nullptr) GTEST_SKIP() << "sklearn digits data not installed (see elm/data/datasets.h)"
+#define ELMQ_REQUIRE_DIGITS()                                                    \
+  const ::elmq::DatasetSplit* data = ::elmq::qelm_test::digits();                \
+  if (data == nullptr) GTEST_SKIP() << "sklearn digits data not installed (see " \
+                                       "elm/data/datasets.h)"

@@ -1,14 +1,13 @@
-#include "quant/elm/gptq.h"
+#include <gtest/gtest.h>
 
+#include <Eigen/LU>
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
-#include <Eigen/LU>
-#include <gtest/gtest.h>
-
 #include "elm/common/errors.h"
 #include "elm/common/rng.h"
+#include "quant/elm/gptq.h"
 
 namespace elmq {
 namespace {
@@ -58,8 +57,8 @@ double brute_force_optimum(const RowMatrixXf& w, Index r, const QuantizedTensor&
   while (true) {
     for (Index j = 0; j < k; ++j) {
       const Index g = j / group;
-      delta[j] = static_cast<double>(w(r, j)) -
-                 dequantize_value(tr, code[j], scales(r, g), mins(r, g));
+      delta[j] =
+          static_cast<double>(w(r, j)) - dequantize_value(tr, code[j], scales(r, g), mins(r, g));
     }
     best = std::min(best, row_loss(delta, h));
     Index j = 0;
@@ -95,9 +94,9 @@ struct BruteCase {
 // RTN's (abs-max ranges, no Hessian weighting: both methods use the same
 // scales, so only the codes differ).
 TEST(Gptq, CloseToTheBruteForceOptimumAndNeverWorseThanRtn) {
-  for (const BruteCase& c : {BruteCase{QuantFormat::kTernaryChannel, 9},
-                             BruteCase{QuantFormat::kInt2G32Asym, 7},
-                             BruteCase{QuantFormat::kInt4Channel, 4}}) {
+  for (const BruteCase& c :
+       {BruteCase{QuantFormat::kTernaryChannel, 9}, BruteCase{QuantFormat::kInt2G32Asym, 7},
+        BruteCase{QuantFormat::kInt4Channel, 4}}) {
     SCOPED_TRACE(format_name(c.format));
     GptqOptions opt;
     opt.range.method = RangeOptions::Method::kAbsMax;
@@ -130,9 +129,8 @@ TEST(Gptq, CloseToTheBruteForceOptimumAndNeverWorseThanRtn) {
     }
     // GPTQ removes most of RTN's excess over the optimum (measured: about half
     // for int2, two thirds and more for ternary and int4) and hits the optimum on some rows.
-    EXPECT_LT(excess_gptq, 0.5 * excess_rtn)
-        << "optimum " << sum_opt << ", GPTQ excess " << excess_gptq << ", RTN excess "
-        << excess_rtn;
+    EXPECT_LT(excess_gptq, 0.5 * excess_rtn) << "optimum " << sum_opt << ", GPTQ excess "
+                                             << excess_gptq << ", RTN excess " << excess_rtn;
     EXPECT_GE(gptq_at_optimum, 3) << "of " << rows;
   }
 }
@@ -276,8 +274,8 @@ TEST(Gptq, FloatFormatsAndDeadColumns) {
   EXPECT_LE(r.total_loss(), r.rtn_loss.sum());
   // No column matters at all: RTN.
   const GptqResult z = gptq_quantize(w, RowMatrixXd::Zero(k, k), QuantFormat::kInt4Channel);
-  EXPECT_EQ(z.tensor.codes(), QuantizedTensor::quantize(w, QuantFormat::kInt4Channel,
-                                                        GptqOptions().range).codes());
+  EXPECT_EQ(z.tensor.codes(),
+            QuantizedTensor::quantize(w, QuantFormat::kInt4Channel, GptqOptions().range).codes());
 }
 
 TEST(Gptq, RejectsBadArguments) {

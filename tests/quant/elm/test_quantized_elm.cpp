@@ -1,14 +1,13 @@
-#include "quant/elm/quantized_elm.h"
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
-#include <gtest/gtest.h>
-
 #include "elm/common/serialize.h"
 #include "quant/elm/quantize_elm.h"
+#include "quant/elm/quantized_elm.h"
 #include "quant_elm_test_util.h"
 
 namespace elmq {
@@ -79,14 +78,12 @@ TEST(QuantizedElm, IntegerKernelsMatchTheDequantizedReference) {
     HiddenQuant hidden;
     double tol;  // relative to the largest decision
   };
-  for (const Case& c : {Case{QuantFormat::kInt8Channel, QuantFormat::kInt8Channel,
-                             HiddenQuant::kDynamic, 0.03},
-                        Case{QuantFormat::kQ8_0, QuantFormat::kInt4G32Sym, HiddenQuant::kStatic,
-                             0.03},
-                        Case{QuantFormat::kInt4Channel, QuantFormat::kInt2G32Asym,
-                             HiddenQuant::kDynamic, 0.05},
-                        Case{QuantFormat::kTernaryBase3, QuantFormat::kTernaryChannel,
-                             HiddenQuant::kStatic, 0.05}}) {
+  for (const Case& c :
+       {Case{QuantFormat::kInt8Channel, QuantFormat::kInt8Channel, HiddenQuant::kDynamic, 0.03},
+        Case{QuantFormat::kQ8_0, QuantFormat::kInt4G32Sym, HiddenQuant::kStatic, 0.03},
+        Case{QuantFormat::kInt4Channel, QuantFormat::kInt2G32Asym, HiddenQuant::kDynamic, 0.05},
+        Case{QuantFormat::kTernaryBase3, QuantFormat::kTernaryChannel, HiddenQuant::kStatic,
+             0.05}}) {
     SCOPED_TRACE(std::string(format_name(c.w)) + " / " + format_name(c.beta));
     ElmQuantConfig qc = qconfig(c.beta, QuantMethod::kGptq, c.w);
     qc.hidden = c.hidden;
@@ -103,8 +100,8 @@ TEST(QuantizedElm, IntegerKernelsMatchTheDequantizedReference) {
 TEST(QuantizedElm, RowPathAndThreadCountsAgreeWithTheBatch) {
   const Fitted& f = blobs_model();
   for (InputQuant in : {InputQuant::kDynamic, InputQuant::kUint8}) {
-    ElmQuantConfig qc = qconfig(QuantFormat::kInt4G32Sym, QuantMethod::kGptq,
-                                QuantFormat::kInt8Channel);
+    ElmQuantConfig qc =
+        qconfig(QuantFormat::kInt4G32Sym, QuantMethod::kGptq, QuantFormat::kInt8Channel);
     qc.input = in;
     QuantizedElm q = quantize_elm(f.model, qc, f.train.x, f.train.y);
     const RowMatrixXf batch = q.decision_function(f.test.x);
@@ -171,8 +168,7 @@ TEST(QuantizedElm, ExactTernaryLayerGivesElmModelsBetaBitForBit) {
     cfg.hidden.groups[0].init = WeightInit::kTernary;
     ElmModel model(cfg);
     model.fit(train.x, train.y);
-    ElmQuantConfig qc = qconfig(QuantFormat::kF32, QuantMethod::kRtn,
-                                QuantFormat::kTernaryChannel);
+    ElmQuantConfig qc = qconfig(QuantFormat::kF32, QuantMethod::kRtn, QuantFormat::kTernaryChannel);
     // Quantization-aware training: W drawn, quantized (exactly), beta solved once.
     const QuantizedElm qa = fit_quantized_elm(cfg, qc, train.x, train.y);
     EXPECT_TRUE(qa.info().w_exact);
@@ -191,17 +187,17 @@ TEST(QuantizedElm, ExactTernaryLayerGivesElmModelsBetaBitForBit) {
 
 TEST(QuantizedElm, ResolveSolvesOnTheDequantizedLayer) {
   const Fitted& f = blobs_model();
-  const ElmQuantConfig qc = qconfig(QuantFormat::kF32, QuantMethod::kRtn,
-                                    QuantFormat::kInt4Channel);
+  const ElmQuantConfig qc =
+      qconfig(QuantFormat::kF32, QuantMethod::kRtn, QuantFormat::kInt4Channel);
   const QuantizedElm q = quantize_elm(f.model, qc, f.train.x, f.train.y);
   EXPECT_FALSE(q.info().w_exact);
   EXPECT_TRUE(q.info().beta_resolved);
   EXPECT_GT(q.info().w_relative_error, 0.01);
   EXPECT_EQ(q.info().lambda, f.model.lambda());
   // The reference: an FP32 ELM on the dequantized layer, solved from its own statistics.
-  const HiddenLayer layer = HiddenLayer::from_parameters(
-      f.model.hidden().config(), q.input_weights().dequantize(), f.model.hidden().bias(),
-      f.model.hidden().rbf_gamma());
+  const HiddenLayer layer =
+      HiddenLayer::from_parameters(f.model.hidden().config(), q.input_weights().dequantize(),
+                                   f.model.hidden().bias(), f.model.hidden().rbf_gamma());
   const RowMatrixXf h = layer.transform(f.model.scaler().transform(f.train.x), 1);
   RowMatrixXf t = RowMatrixXf::Zero(h.rows(), 4);
   for (Index i = 0; i < h.rows(); ++i) t(i, f.train.y[i] / 10 - 1) = 1.0f;
@@ -217,9 +213,9 @@ TEST(QuantizedElm, ResolveSolvesOnTheDequantizedLayer) {
   // beta is ill-conditioned at the chosen lambda (last-bit differences of H
   // between GEMM calls of different sizes move it by ~1e-4); its function is not.
   EXPECT_LT(max_abs(got - beta), 1e-2 * max_abs(beta));
-  const ElmModel ref = ElmModel::from_parts(f.model.config(), Task::kClassification,
-                                            f.model.scaler(), layer, beta, f.model.classes(),
-                                            f.model.lambda());
+  const ElmModel ref =
+      ElmModel::from_parts(f.model.config(), Task::kClassification, f.model.scaler(), layer, beta,
+                           f.model.classes(), f.model.lambda());
   const RowMatrixXf a = ref.decision_function(f.test.x);
   EXPECT_LT(max_abs(a - q.decision_function_reference(f.test.x)), 1e-4 * max_abs(a));
   EXPECT_LT(max_abs(a - q.decision_function(f.test.x)), 0.02 * max_abs(a));  // int8 inputs
@@ -233,9 +229,9 @@ TEST(QuantizedElm, ResolveSolvesOnTheDequantizedLayer) {
 
 TEST(QuantizedElm, GptqNeverWorseThanRtnOnTheRidgeObjective) {
   const Fitted& f = blobs_model();
-  for (QuantFormat fmt : {QuantFormat::kInt8Channel, QuantFormat::kInt4Channel,
-                          QuantFormat::kInt4G32Sym, QuantFormat::kInt2G32Asym,
-                          QuantFormat::kTernaryChannel}) {
+  for (QuantFormat fmt :
+       {QuantFormat::kInt8Channel, QuantFormat::kInt4Channel, QuantFormat::kInt4G32Sym,
+        QuantFormat::kInt2G32Asym, QuantFormat::kTernaryChannel}) {
     SCOPED_TRACE(format_name(fmt));
     const QuantizedElm g = quantize_elm(f.model, qconfig(fmt, QuantMethod::kGptq));
     const QuantizedElm r = quantize_elm(f.model, qconfig(fmt, QuantMethod::kRtn));
@@ -295,9 +291,9 @@ TEST(QuantizedElm, RbfAndMixedGroups) {
   cfg.hidden.groups = HiddenLayerConfig::parse_groups("30:tanh,30:rbf,10:sigmoid");
   ElmModel m(cfg);
   m.fit(train.x, train.y);
-  const QuantizedElm q = quantize_elm(m, qconfig(QuantFormat::kInt8Channel, QuantMethod::kGptq,
-                                                 QuantFormat::kInt8Channel),
-                                      train.x, train.y);
+  const QuantizedElm q = quantize_elm(
+      m, qconfig(QuantFormat::kInt8Channel, QuantMethod::kGptq, QuantFormat::kInt8Channel), train.x,
+      train.y);
   EXPECT_EQ(q.bytes(), format_bytes(QuantFormat::kInt8Channel, 70, 8) +
                            format_bytes(QuantFormat::kInt8Channel, 3, 70) + 8 * 70 + 8 * 8);
   EXPECT_GE(argmax_agreement(q.decision_function(test.x), m.decision_function(test.x)), 0.97);
@@ -398,6 +394,35 @@ TEST(QuantizedElm, BadConfigsAndMissingInputsAreCallerErrors) {
   EXPECT_NO_THROW(quantize_elm(rm, st));
 }
 
+TEST(QuantizedElm, QuantizationNeedsPredictsWhatIsRequired) {
+  const Fitted& f = blobs_model();
+  ElmModel no_state = f.model;
+  no_state.drop_training_state();
+  ElmQuantNeeds n =
+      quantization_needs(f.model, qconfig(QuantFormat::kInt4G32Sym, QuantMethod::kGptq));
+  EXPECT_TRUE(n.w_exact);
+  EXPECT_TRUE(n.statistics);
+  EXPECT_FALSE(n.data);
+  EXPECT_TRUE(n.reason.empty());
+  n = quantization_needs(no_state, qconfig(QuantFormat::kInt4G32Sym, QuantMethod::kGptq));
+  EXPECT_TRUE(n.data);
+  EXPECT_NE(n.reason.find("GPTQ"), std::string::npos) << n.reason;
+  n = quantization_needs(no_state, qconfig(QuantFormat::kInt8Channel));
+  EXPECT_FALSE(n.data);
+  ElmQuantConfig w4 =
+      qconfig(QuantFormat::kInt8Channel, QuantMethod::kRtn, QuantFormat::kInt4Channel);
+  n = quantization_needs(f.model, w4);
+  EXPECT_FALSE(n.w_exact);
+  EXPECT_TRUE(n.resolve);
+  EXPECT_TRUE(n.data);
+  w4.resolve_beta_after_w = false;
+  n = quantization_needs(f.model, w4);
+  EXPECT_FALSE(n.resolve);
+  EXPECT_FALSE(n.data);
+  // What it predicts is what quantize_elm does.
+  EXPECT_NO_THROW(quantize_elm(f.model, w4));
+}
+
 TEST(QuantizedElm, NameParsers) {
   EXPECT_EQ(parse_quant_method("gptq"), QuantMethod::kGptq);
   EXPECT_EQ(parse_quant_method("rtn"), QuantMethod::kRtn);
@@ -425,8 +450,8 @@ void fix_crc(std::string& image) {
 
 TEST(QuantizedElm, SaveLoadRoundTripIsBitExact) {
   const Fitted& f = blobs_model();
-  ElmQuantConfig a = qconfig(QuantFormat::kInt2G64Asym, QuantMethod::kGptq,
-                             QuantFormat::kInt4G32Asym);
+  ElmQuantConfig a =
+      qconfig(QuantFormat::kInt2G64Asym, QuantMethod::kGptq, QuantFormat::kInt4G32Asym);
   a.hidden = HiddenQuant::kStatic;
   ElmQuantConfig b = qconfig(QuantFormat::kTernaryBase3, QuantMethod::kRtn, QuantFormat::kBF16);
   b.input = InputQuant::kUint8;
@@ -456,12 +481,12 @@ TEST(QuantizedElm, SaveLoadRoundTripIsBitExact) {
 
 TEST(QuantizedElm, CorruptOrTruncatedFilesAreFormatErrors) {
   const Fitted& f = blobs_model();
-  const QuantizedElm q =
-      quantize_elm(f.model, qconfig(QuantFormat::kInt4G32Sym, QuantMethod::kGptq,
-                                    QuantFormat::kInt8Channel), f.train.x, f.train.y);
+  const QuantizedElm q = quantize_elm(
+      f.model, qconfig(QuantFormat::kInt4G32Sym, QuantMethod::kGptq, QuantFormat::kInt8Channel),
+      f.train.x, f.train.y);
   const std::string image = q.to_bytes();
-  for (std::size_t len : {std::size_t{0}, std::size_t{7}, std::size_t{31}, image.size() / 2,
-                          image.size() - 1}) {
+  for (std::size_t len :
+       {std::size_t{0}, std::size_t{7}, std::size_t{31}, image.size() / 2, image.size() - 1}) {
     EXPECT_THROW(QuantizedElm::from_bytes(image.substr(0, len)), FormatError) << len;
   }
   for (std::size_t pos = 0; pos < image.size(); pos += image.size() / 23 + 1) {
@@ -470,7 +495,7 @@ TEST(QuantizedElm, CorruptOrTruncatedFilesAreFormatErrors) {
     EXPECT_THROW(QuantizedElm::from_bytes(bad), FormatError) << pos;
   }
   // Consistent checksums, inconsistent content.
-  auto patched = [&](const char (&t)[5], std::uint64_t value) {
+  auto patched = [&](const char(&t)[5], std::uint64_t value) {
     std::string bad = image;
     const std::size_t at = find_record(bad, t) + 12;  // tag (4) + length (8)
     for (int i = 0; i < 8; ++i) bad[at + i] = static_cast<char>(value >> (8 * i));
@@ -482,7 +507,8 @@ TEST(QuantizedElm, CorruptOrTruncatedFilesAreFormatErrors) {
   EXPECT_THROW(QuantizedElm::from_bytes(patched("HIDQ", 2)), FormatError);
   EXPECT_THROW(QuantizedElm::from_bytes(patched("QMTH", 3)), FormatError);
   EXPECT_THROW(QuantizedElm::from_bytes(patched("BYTE", 12)), FormatError);
-  EXPECT_THROW(QuantizedElm::from_bytes(patched("TASK", 1)), FormatError);  // classes for multilabel
+  EXPECT_THROW(QuantizedElm::from_bytes(patched("TASK", 1)),
+               FormatError);  // classes for multilabel
   EXPECT_NO_THROW(QuantizedElm::from_bytes(patched("TASK", 0)));
   // Another kind of file.
   EXPECT_THROW(QuantizedElm::from_bytes(f.model.to_bytes()), FormatError);
@@ -519,8 +545,8 @@ TEST(QuantizedElmDigits, AccuracyOfTheVariants) {
       {"beta int2-g32 gptq", QuantFormat::kF32, QuantFormat::kInt2G32Asym, QuantMethod::kGptq,
        HiddenQuant::kDynamic, InputQuant::kDynamic, 0.03},
       {"W ternary re-solved, beta int4 gptq", QuantFormat::kTernaryChannel,
-       QuantFormat::kInt4Channel, QuantMethod::kGptq, HiddenQuant::kDynamic,
-       InputQuant::kDynamic, 0.02},
+       QuantFormat::kInt4Channel, QuantMethod::kGptq, HiddenQuant::kDynamic, InputQuant::kDynamic,
+       0.02},
   };
   for (const Variant& v : variants) {
     ElmQuantConfig qc = qconfig(v.beta, v.method, v.w);

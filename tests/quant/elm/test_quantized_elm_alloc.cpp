@@ -2,12 +2,12 @@
 // allocation of this test binary is counted: malloc and friends are replaced
 // (forwarding to glibc's own functions), which also catches Eigen's and the
 // aligned operator new's allocations, not only the plain operator new.
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <new>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "quant/elm/quantize_elm.h"
 #include "quant_elm_test_util.h"
@@ -70,14 +70,14 @@ TEST(QuantizedElmRealtime, DecisionRowAllocatesNothingAfterWarmUp) {
     InputQuant input;
     HiddenQuant hidden;
   };
-  for (const Case& c : {Case{QuantFormat::kInt8Channel, QuantFormat::kInt4G32Sym,
-                             InputQuant::kDynamic, HiddenQuant::kDynamic},
-                        Case{QuantFormat::kTernaryChannel, QuantFormat::kInt2G32Asym,
-                             InputQuant::kUint8, HiddenQuant::kStatic},
-                        Case{QuantFormat::kF16, QuantFormat::kInt8Channel, InputQuant::kDynamic,
-                             HiddenQuant::kStatic},
-                        Case{QuantFormat::kF32, QuantFormat::kF32, InputQuant::kDynamic,
-                             HiddenQuant::kDynamic}}) {
+  for (const Case& c :
+       {Case{QuantFormat::kInt8Channel, QuantFormat::kInt4G32Sym, InputQuant::kDynamic,
+             HiddenQuant::kDynamic},
+        Case{QuantFormat::kTernaryChannel, QuantFormat::kInt2G32Asym, InputQuant::kUint8,
+             HiddenQuant::kStatic},
+        Case{QuantFormat::kF16, QuantFormat::kInt8Channel, InputQuant::kDynamic,
+             HiddenQuant::kStatic},
+        Case{QuantFormat::kF32, QuantFormat::kF32, InputQuant::kDynamic, HiddenQuant::kDynamic}}) {
     SCOPED_TRACE(std::string(format_name(c.w)) + " / " + format_name(c.beta));
     ElmQuantConfig qc;
     qc.w_format = c.w;

@@ -1,12 +1,11 @@
-#include "quant/mlp/calibration.h"
+#include <gtest/gtest.h>
 
 #include <cmath>
-
-#include <gtest/gtest.h>
 
 #include "elm/common/errors.h"
 #include "elm/common/rng.h"
 #include "quant/mlp/awq.h"
+#include "quant/mlp/calibration.h"
 #include "quant/quantized_tensor.h"
 #include "tests/quant/quant_test_util.h"
 
@@ -39,9 +38,9 @@ TEST(CalibrateRange, MinMaxAndPercentile) {
 
 TEST(CalibrateRange, MovingAverageFollowsItsRecurrence) {
   RowMatrixXf x(3, 2);
-  x << 0, 10,   // batch 1: [0, 10]
-      -2, 20,   // batch 2: [-2, 20]
-      1, 2;     // batch 3: [1, 2]
+  x << 0, 10,  // batch 1: [0, 10]
+      -2, 20,  // batch 2: [-2, 20]
+      1, 2;    // batch 3: [1, 2]
   CalibrationConfig c;
   c.method = CalibrationMethod::kMovingAverage;
   c.batch_rows = 1;

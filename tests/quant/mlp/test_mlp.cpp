@@ -1,14 +1,13 @@
-#include "quant/mlp/mlp.h"
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <string>
 
-#include <gtest/gtest.h>
-
 #include "elm/common/errors.h"
 #include "elm/common/serialize.h"
 #include "elm/data/datasets.h"
+#include "quant/mlp/mlp.h"
 #include "quant/mlp/optimizer.h"
 #include "tests/quant/mlp/mlp_test_util.h"
 
@@ -103,7 +102,8 @@ TEST(Mlp, LearnsXorToHighAccuracy) {
 }
 
 TEST(Mlp, SgdWithMomentumLearnsToo) {
-  const Labelled train = make_clusters(600, 10, 4, 3, 0.7), test = make_clusters(300, 10, 4, 4, 0.7);
+  const Labelled train = make_clusters(600, 10, 4, 3, 0.7),
+                 test = make_clusters(300, 10, 4, 4, 0.7);
   MlpConfig c = small_config();
   c.optimizer.kind = OptimizerKind::kSgd;
   c.optimizer.learning_rate = 0.05;
@@ -202,7 +202,8 @@ TEST(Mlp, ExplicitValidationSetAndProgress) {
   EXPECT_EQ(calls, 4);
   EXPECT_EQ(m.history().train_rows, 300);
   EXPECT_EQ(m.history().val_rows, 90);
-  const double best = m.history().epochs[static_cast<std::size_t>(m.history().best_epoch - 1)].val_accuracy;
+  const double best =
+      m.history().epochs[static_cast<std::size_t>(m.history().best_epoch - 1)].val_accuracy;
   EXPECT_DOUBLE_EQ(m.score(val.x, val.y), best);
 }
 

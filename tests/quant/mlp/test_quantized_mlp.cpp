@@ -1,10 +1,8 @@
-#include "quant/mlp/quantized_mlp.h"
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "elm/common/errors.h"
 #include "elm/common/serialize.h"
@@ -12,6 +10,7 @@
 #include "quant/elm/gptq.h"
 #include "quant/mlp/calibration.h"
 #include "quant/mlp/qat.h"
+#include "quant/mlp/quantized_mlp.h"
 #include "tests/quant/mlp/mlp_test_util.h"
 
 namespace elmq {
@@ -114,9 +113,8 @@ TEST(QuantizedMlp, EveryFormatRunsAndAgreesWithItsReference) {
 TEST(QuantizedMlp, StaticActivationsForEveryCalibrationMethod) {
   const Fixture& f = fixture();
   const LabelVector fp = f.model.predict(f.test.x);
-  for (CalibrationMethod m :
-       {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverage,
-        CalibrationMethod::kPercentile, CalibrationMethod::kHistogramMse}) {
+  for (CalibrationMethod m : {CalibrationMethod::kMinMax, CalibrationMethod::kMovingAverage,
+                              CalibrationMethod::kPercentile, CalibrationMethod::kHistogramMse}) {
     MlpQuantConfig c;
     c.activations = ActivationScheme::kStatic;
     c.calibration.method = m;
@@ -159,7 +157,8 @@ TEST(QuantizedMlp, GptqIsNotWorseThanRtnOnTheLayerObjective) {
     const double lg = quadratic_loss(w0, qg.layers()[0].weights.dequantize(), h0).sum();
     std::printf("%-16s layer-0 objective: RTN %.5g, GPTQ %.5g\n", format_name(fmt), lr, lg);
     EXPECT_LE(lg, lr) << format_name(fmt);
-    EXPECT_NEAR(qg.info().layer_error[0] * quadratic_loss(w0, RowMatrixXf::Zero(w0.rows(), w0.cols()), h0).sum(),
+    EXPECT_NEAR(qg.info().layer_error[0] *
+                    quadratic_loss(w0, RowMatrixXf::Zero(w0.rows(), w0.cols()), h0).sum(),
                 lg, 1e-6 * lr);
   }
 }
@@ -315,9 +314,10 @@ TEST(Qat, FineTuningBeatsRoundToNearestAndExportsItsWeights) {
   EXPECT_EQ(q.info().method, WeightQuantMethod::kQat);
   EXPECT_EQ(q.layers()[0].weights.format(), QuantFormat::kTernaryChannel);
   const double qat_acc = q.score(f.test.x, f.test.y);
-  std::printf("ternary: FP32 %.4f, RTN %.4f, QAT %.4f (val before %.4f, best %.4f)\n",
-              f.model.score(f.test.x, f.test.y), rtn_acc, qat_acc, res.initial_val_accuracy,
-              res.history.epochs[static_cast<std::size_t>(res.history.best_epoch - 1)].val_accuracy);
+  std::printf(
+      "ternary: FP32 %.4f, RTN %.4f, QAT %.4f (val before %.4f, best %.4f)\n",
+      f.model.score(f.test.x, f.test.y), rtn_acc, qat_acc, res.initial_val_accuracy,
+      res.history.epochs[static_cast<std::size_t>(res.history.best_epoch - 1)].val_accuracy);
   EXPECT_GT(qat_acc, rtn_acc + 0.02);
   // The training loop saw exactly the exported weights: the best epoch's
   // validation accuracy is that of the exported network with float activations.
@@ -331,9 +331,9 @@ TEST(Qat, FineTuningBeatsRoundToNearestAndExportsItsWeights) {
   const LabelVector ref_pred = argmax_labels(q.decision_function_reference(xv), q.classes());
   Index ok = 0;
   for (Index i = 0; i < yv.size(); ++i) ok += ref_pred[i] == yv[i] ? 1 : 0;
-  EXPECT_DOUBLE_EQ(static_cast<double>(ok) / static_cast<double>(yv.size()),
-                   res.history.epochs[static_cast<std::size_t>(res.history.best_epoch - 1)]
-                       .val_accuracy);
+  EXPECT_DOUBLE_EQ(
+      static_cast<double>(ok) / static_cast<double>(yv.size()),
+      res.history.epochs[static_cast<std::size_t>(res.history.best_epoch - 1)].val_accuracy);
 }
 
 TEST(Qat, LearnedScalesForTwoBitGroups) {
