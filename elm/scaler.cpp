@@ -8,9 +8,12 @@ namespace elmq {
 
 const char* scaling_name(ScalingKind s) {
   switch (s) {
-    case ScalingKind::kNone: return "none";
-    case ScalingKind::kStandardize: return "standardize";
-    case ScalingKind::kMinMax: return "minmax";
+    case ScalingKind::kNone:
+      return "none";
+    case ScalingKind::kStandardize:
+      return "standardize";
+    case ScalingKind::kMinMax:
+      return "minmax";
   }
   return "unknown";
 }
@@ -19,8 +22,7 @@ ScalingKind parse_scaling(const std::string& name) {
   if (name == "none") return ScalingKind::kNone;
   if (name == "standardize") return ScalingKind::kStandardize;
   if (name == "minmax") return ScalingKind::kMinMax;
-  throw InvalidArgument(
-      str_cat("unknown scaling '", name, "' (known: none, standardize, minmax)"));
+  throw InvalidArgument(str_cat("unknown scaling '", name, "' (known: none, standardize, minmax)"));
 }
 
 void Scaler::fit(const ConstMatrixRef& x) {
@@ -30,8 +32,17 @@ void Scaler::fit(const ConstMatrixRef& x) {
   const Index d = x.cols();
   offset_ = VectorXf::Zero(d);
   scale_ = VectorXf::Ones(d);
-  // Column moments in double (two passes: exact enough for any realistic n).
-  const Eigen::RowVectorXd mean = x.cast<double>().colwise().mean();
+  // Column moments in double (two passes: exact enough for any realistic n) and
+  // the column range, all row by row: column-wise reductions of a row-major
+  // matrix walk memory with a stride and cost more than training's GEMMs do.
+  Eigen::RowVectorXd mean = Eigen::RowVectorXd::Zero(d);
+  Eigen::RowVectorXf lo = x.row(0), hi = x.row(0);
+  for (Index i = 0; i < x.rows(); ++i) {
+    mean += x.row(i).cast<double>();
+    lo = lo.cwiseMin(x.row(i));
+    hi = hi.cwiseMax(x.row(i));
+  }
+  mean /= static_cast<double>(x.rows());
   Eigen::RowVectorXd var = Eigen::RowVectorXd::Zero(d);
   for (Index i = 0; i < x.rows(); ++i) {
     var.array() += (x.row(i).cast<double>() - mean).array().square();
@@ -45,8 +56,6 @@ void Scaler::fit(const ConstMatrixRef& x) {
       scale_[j] = sd > 1e-12 * (1.0 + std::abs(mean[j])) ? static_cast<float>(1.0 / sd) : 1.0f;
     }
   } else if (kind_ == ScalingKind::kMinMax) {
-    const Eigen::RowVectorXf lo = x.colwise().minCoeff();
-    const Eigen::RowVectorXf hi = x.colwise().maxCoeff();
     for (Index j = 0; j < d; ++j) {
       offset_[j] = lo[j];
       const double range = static_cast<double>(hi[j]) - lo[j];
@@ -67,9 +76,8 @@ void Scaler::transform(const ConstMatrixRef& x, MatrixRef out) const {
   ELMQ_CHECK_ARG(fitted(), "Scaler::transform: the scaler is not fitted");
   ELMQ_CHECK_ARG(x.cols() == n_features(), "Scaler::transform: X has ", x.cols(),
                  " columns, the scaler expects ", n_features());
-  ELMQ_CHECK_ARG(out.rows() == x.rows() && out.cols() == x.cols(),
-                 "Scaler::transform: output is ", out.rows(), " x ", out.cols(), ", expected ",
-                 x.rows(), " x ", x.cols());
+  ELMQ_CHECK_ARG(out.rows() == x.rows() && out.cols() == x.cols(), "Scaler::transform: output is ",
+                 out.rows(), " x ", out.cols(), ", expected ", x.rows(), " x ", x.cols());
   if (kind_ == ScalingKind::kNone) {
     if (out.data() != x.data()) out = x;
     return;

@@ -5,6 +5,7 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -54,10 +55,11 @@ inline const DatasetSplit* digits() {
   return cached;
 }
 
-#define ELMQ_REQUIRE_DIGITS()                                                    \
-  const ::elmq::DatasetSplit* data = ::elmq::online_test::digits();              \
-  if (data == nullptr) GTEST_SKIP() << "sklearn digits data not installed (see " \
-                                       "elm/data/datasets.h)"
+#define ELMQ_REQUIRE_DIGITS()                                       \
+  const ::elmq::DatasetSplit* data = ::elmq::online_test::digits(); \
+  if (data == nullptr)                                              \
+  GTEST_SKIP() << "sklearn digits data not installed (see "         \
+                  "elm/data/datasets.h)"
 
 /// An ELM config with one tanh group of L neurons and a fixed lambda.
 inline ElmConfig small_config(Index L, double lambda, std::uint64_t seed = 7) {
@@ -76,6 +78,18 @@ inline ElmConfig small_config(Index L, double lambda, std::uint64_t seed = 7) {
 template <typename Model>
 RowMatrixXd hidden_double(const Model& m, const ConstMatrixRef& x) {
   return m.hidden().transform(m.scaler().transform(x), 1).template cast<double>();
+}
+
+/// The same, computed in blocks of `block` rows as OnlineElm's block path does:
+/// a product's rounding may depend on its shape (OpenBLAS picks kernels by size).
+template <typename Model>
+RowMatrixXd hidden_double_blocks(const Model& m, const ConstMatrixRef& x, Index block) {
+  RowMatrixXd out(x.rows(), m.hidden().n_neurons());
+  for (Index b = 0; b < x.rows(); b += block) {
+    const Index r = std::min(block, x.rows() - b);
+    out.middleRows(b, r) = hidden_double(m, x.middleRows(b, r));
+  }
+  return out;
 }
 
 /// The same, computed row by row as the single-sample path does (a matrix-vector
