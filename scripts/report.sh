@@ -27,6 +27,12 @@ cmake -S "$ROOT" -B build/release -DCMAKE_BUILD_TYPE=Release -DELMQ_NATIVE=ON "$
 cmake --build build/release -j"$JOBS" --target elmq_cli
 if [ "${ELMQ_REPORT_NO_TORCH:-0}" != 1 ]; then
   bench/report/setup_torch_venv.sh build/torch-venv
+  # The PyTorch rows of the scikit-learn data sets need elmq's own split of them,
+  # which the elmq Python package writes.
+  if ! "$VENV/bin/python" -c "import elmq" 2>/dev/null; then
+    echo "report: installing the elmq Python package into $VENV (pip install .)"
+    "$VENV/bin/python" -m pip install -q "$ROOT"
+  fi
 fi
 export ELMQ_REPORT_COMMAND="scripts/report.sh${*:+ $*}"
 export VIRTUAL_ENV="$VENV"  # lets elmq's data registry find scikit-learn's data sets
