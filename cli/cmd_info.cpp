@@ -35,6 +35,15 @@ std::uint32_t u32_at(const std::string& bytes, std::size_t offset) {
   return v;
 }
 
+// "classes:" line of the text output: the first 20 labels, then the count.
+void print_classes(const LabelVector& classes) {
+  std::cout << "classes:        ";
+  const Index shown = std::min<Index>(classes.size(), 20);
+  for (Index c = 0; c < shown; ++c) std::cout << (c ? " " : "") << classes[c];
+  if (classes.size() > shown) std::cout << " ... (" << classes.size() << " in all)";
+  std::cout << "\n";
+}
+
 // Quantized ELM (FileKind::kQuantizedElm): the ELM fields plus the formats.
 int describe_quantized_elm(const QuantizedElm& m, JsonWriter& j, bool json) {
   const ElmQuantInfo& info = m.info();
@@ -73,13 +82,7 @@ int describe_quantized_elm(const QuantizedElm& m, JsonWriter& j, bool json) {
             << "hidden:         " << m.hidden_config().describe() << " = " << m.n_hidden()
             << " neurons, seed " << m.hidden_config().seed << "\n"
             << "outputs:        " << m.n_outputs() << "\n";
-  if (classification) {
-    std::cout << "classes:        ";
-    const Index shown = std::min<Index>(m.classes().size(), 20);
-    for (Index c = 0; c < shown; ++c) std::cout << (c ? " " : "") << m.classes()[c];
-    if (m.classes().size() > shown) std::cout << " ... (" << m.classes().size() << " in all)";
-    std::cout << "\n";
-  }
+  if (classification) print_classes(m.classes());
   std::cout << "scaling:        " << scaling_name(m.scaler().kind())
             << (m.input_quant() == InputQuant::kUint8 ? " (folded into W)" : "") << "\n"
             << "W:              " << format_name(m.input_weights().format()) << ", "
@@ -194,13 +197,7 @@ int run_info(const Args& args) {
             << "hidden:         " << cfg.hidden.describe() << " = " << m.n_hidden()
             << " neurons, seed " << cfg.hidden.seed << "\n"
             << "outputs:        " << m.n_outputs() << "\n";
-  if (classification) {
-    std::cout << "classes:        ";
-    const Index shown = std::min<Index>(m.classes().size(), 20);
-    for (Index c = 0; c < shown; ++c) std::cout << (c ? " " : "") << m.classes()[c];
-    if (m.classes().size() > shown) std::cout << " ... (" << m.classes().size() << " in all)";
-    std::cout << "\n";
-  }
+  if (classification) print_classes(m.classes());
   std::cout << "lambda:         " << m.lambda() << (cfg.ridge.auto_lambda ? " (auto)" : " (fixed)")
             << "\n"
             << "scaling:        " << scaling_name(m.scaler().kind()) << "\n"
