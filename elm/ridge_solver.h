@@ -53,8 +53,10 @@ class GramAccumulator {
   double weight_sum() const { return weight_sum_; }
 
   /// Adds a chunk: h is n x L, t is n x C, sample_weight empty or n non-negative values.
-  /// Symmetric: only the upper tiles of H^T H are computed, in parallel over
-  /// tiles; float32 products within a chunk, double accumulation across chunks.
+  /// H^T H is summed as float32 SYRKs (upper triangle) over row slices of the
+  /// chunk whose split depends only on the number of rows (so the result is
+  /// the same for any thread count), one slice per thread, each added to the
+  /// double G in slice order; G is kept exactly symmetric.
   /// @throws InvalidArgument on shape mismatch or a negative/non-finite weight.
   void add(const ConstMatrixRef& h, const ConstMatrixRef& t, const ConstVectorRef& sample_weight,
            int threads);
