@@ -66,17 +66,22 @@ TEST(ElmModel, ClassifiesBlobsWithArbitraryLabels) {
 }
 
 TEST(ElmModel, SameModelForAnyThreadCount) {
-  const Blobs train = make_blobs(700, 3);
-  ElmConfig c = small_config(300);  // > one Gram tile, several row tasks
+  // One 6000-row chunk: its ~4800 training rows are summed as 3 SYRK slices
+  // (two rounds on 2 threads, one on 3); L = 300 spans two row blocks.
+  const Blobs train = make_blobs(6000, 3);
+  ElmConfig c = small_config(300);
+  c.chunk_rows = 8192;
   c.threads = 1;
   ElmModel a(c);
   a.fit(train.x, train.y);
-  c.threads = 2;
-  ElmModel b(c);
-  b.fit(train.x, train.y);
-  EXPECT_EQ(a.beta(), b.beta());
-  EXPECT_EQ(a.lambda(), b.lambda());
-  EXPECT_EQ(a.decision_function(train.x), b.decision_function(train.x));
+  for (int threads : {2, 3}) {
+    c.threads = threads;
+    ElmModel b(c);
+    b.fit(train.x, train.y);
+    EXPECT_EQ(a.beta(), b.beta()) << threads << " threads";
+    EXPECT_EQ(a.lambda(), b.lambda());
+    EXPECT_EQ(a.decision_function(train.x), b.decision_function(train.x));
+  }
 }
 
 TEST(ElmModel, PartialFitEqualsFit) {
