@@ -46,8 +46,10 @@ struct ElmConfig {
   ScalingKind scaling = ScalingKind::kMinMax;
   RidgeConfig ridge;
   ClassWeight class_weight = ClassWeight::kNone;
-  /// Rows per training chunk; memory is about chunk_rows * L * 4 bytes. In [1, 1<<24].
-  Index chunk_rows = 4096;
+  /// Rows per training chunk, in [1, 1<<24]. Training memory is about
+  /// chunk_rows * L * 4 bytes for the chunk's H, plus one L x L float32 slice
+  /// buffer per thread (at most 512 MiB of them) for H^T H.
+  Index chunk_rows = 8192;
   /// Threads for training and batch prediction: 0 = all cores.
   int threads = 0;
   /// predict_proba = softmax(decision / proba_temperature); > 0.

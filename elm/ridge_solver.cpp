@@ -21,7 +21,7 @@ namespace {
 // GEMMs used before re-packed every column panel once per tile, which cost
 // 17 % of the training time in copies (perf, Fashion-MNIST L = 2000), and ran
 // at 50 GFMA/s on 2 cores against 62-70 for slices (OpenBLAS ssyrk).
-constexpr Index kGramSliceRows = 2048;
+constexpr Index kGramSliceRows = 4096;
 // Chunks shorter than this are one slice (a SYRK too small to split).
 constexpr Index kGramMinSplitRows = 512;
 // Upper bound on the float32 L x L slice buffers alive at once.
@@ -30,7 +30,7 @@ constexpr double kGramBufferBudgetBytes = 512.0 * (1 << 20);
 constexpr Index kGramRowBlock = 256;
 
 // Number of slices for a chunk of n rows: at least two once the chunk is
-// large enough (two cores get work even from the default 4096-row chunks of
+// large enough (two cores get work even from the short chunks of
 // a short fit or a partial_fit), otherwise about kGramSliceRows each.
 Index gram_slices(Index n) {
   if (n < kGramMinSplitRows) return 1;

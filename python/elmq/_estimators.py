@@ -127,7 +127,7 @@ class _BaseELM(BaseEstimator):
         bias_scale: float = 1.0,
         rbf_width: float = 1.0,
         validation_fraction: float = 0.2,
-        chunk_rows: int = 4096,
+        chunk_rows: int = 8192,
         random_state: Any = None,
         n_jobs: Optional[int] = None,
         keep_training_state: bool = True,
@@ -370,7 +370,7 @@ class ELMClassifier(ClassifierMixin, _BaseELM):
     validation_fraction : float in (0, 0.5], default=0.2
         Rows held out to choose lambda when ``alpha='auto'`` (the final model
         is solved on all rows).
-    chunk_rows : int, default=4096
+    chunk_rows : int, default=8192
         Rows per training chunk (memory about ``chunk_rows * L * 4`` bytes).
     random_state : None, int or numpy RandomState/Generator, default=None
         Seed of the hidden layer. ``None`` uses the fixed seed 42 (elmq's
@@ -431,7 +431,7 @@ class ELMClassifier(ClassifierMixin, _BaseELM):
         bias_scale: float = 1.0,
         rbf_width: float = 1.0,
         validation_fraction: float = 0.2,
-        chunk_rows: int = 4096,
+        chunk_rows: int = 8192,
         random_state: Any = None,
         n_jobs: Optional[int] = None,
         keep_training_state: bool = True,

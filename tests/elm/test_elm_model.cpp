@@ -66,11 +66,11 @@ TEST(ElmModel, ClassifiesBlobsWithArbitraryLabels) {
 }
 
 TEST(ElmModel, SameModelForAnyThreadCount) {
-  // One 6000-row chunk: its ~4800 training rows are summed as 3 SYRK slices
+  // One 11000-row chunk: its ~8800 training rows are summed as 3 SYRK slices
   // (two rounds on 2 threads, one on 3); L = 300 spans two row blocks.
-  const Blobs train = make_blobs(6000, 3);
+  const Blobs train = make_blobs(11000, 3);
   ElmConfig c = small_config(300);
-  c.chunk_rows = 8192;
+  c.chunk_rows = 16384;
   c.threads = 1;
   ElmModel a(c);
   a.fit(train.x, train.y);
