@@ -70,6 +70,7 @@ void ElmModel::accumulate_targets(const ConstMatrixRef& x, const ConstMatrixRef&
   const bool split = config_.ridge.auto_lambda;
   const Index n = x.rows(), L = hidden_.n_neurons();
   RowMatrixXf xs, h;
+  GramScratch scratch;  // the Gram's slice buffers, reused by every chunk
   for (Index begin = 0; begin < n; begin += config_.chunk_rows) {
     const Index m = std::min(config_.chunk_rows, n - begin);
     xs.resize(m, x.cols());
@@ -79,7 +80,7 @@ void ElmModel::accumulate_targets(const ConstMatrixRef& x, const ConstMatrixRef&
     const auto tc = t.middleRows(begin, m);
     if (!split) {
       fit_stats_.add(h, tc, weighted ? ConstVectorRef(w.segment(begin, m)) : ConstVectorRef(VectorXf()),
-                     threads);
+                     threads, &scratch);
     } else {
       std::vector<Index> fit_rows, val_rows;
       for (Index i = 0; i < m; ++i) {
@@ -99,7 +100,7 @@ void ElmModel::accumulate_targets(const ConstMatrixRef& x, const ConstMatrixRef&
           ts.row(r) = tc.row(rows[r]);
           if (weighted) ws[r] = w[begin + rows[r]];
         }
-        acc.add(hs, ts, ws, threads);
+        acc.add(hs, ts, ws, threads, &scratch);
       };
       gather_add(fit_rows, fit_stats_);
       gather_add(val_rows, val_stats_);

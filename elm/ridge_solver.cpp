@@ -26,7 +26,7 @@ constexpr Index kGramSliceRows = 4096;
 constexpr Index kGramMinSplitRows = 512;
 // Upper bound on the float32 L x L slice buffers alive at once.
 constexpr double kGramBufferBudgetBytes = 512.0 * (1 << 20);
-// Row blocks of G for the parallel double reduction and of H^T T.
+// Row blocks of H^T T.
 constexpr Index kGramRowBlock = 256;
 
 // Number of slices for a chunk of n rows: at least two once the chunk is
@@ -65,8 +65,14 @@ GramAccumulator::GramAccumulator(Index n_hidden, Index n_outputs)
       hty_(RowMatrixXd::Zero(n_hidden, n_outputs)),
       tty_(RowMatrixXd::Zero(n_outputs, n_outputs)) {}
 
+std::size_t GramScratch::bytes() const {
+  std::size_t total = 0;
+  for (const RowMatrixXf& b : buffers_) total += static_cast<std::size_t>(b.size()) * sizeof(float);
+  return total;
+}
+
 void GramAccumulator::add(const ConstMatrixRef& h_in, const ConstMatrixRef& t_in,
-                          const ConstVectorRef& sample_weight, int threads) {
+                          const ConstVectorRef& sample_weight, int threads, GramScratch* scratch) {
   const Index L = n_hidden(), C = n_outputs();
   ELMQ_CHECK_ARG(L > 0, "GramAccumulator::add: accumulator has no shape");
   ELMQ_CHECK_ARG(h_in.cols() == L, "GramAccumulator::add: H has ", h_in.cols(),
@@ -96,46 +102,63 @@ void GramAccumulator::add(const ConstMatrixRef& h_in, const ConstMatrixRef& t_in
   const ConstMatrixRef h = weighted ? ConstMatrixRef(hw) : h_in;
   const ConstMatrixRef t = weighted ? ConstMatrixRef(tw) : t_in;
 
-  // H^T H: one SYRK per slice into a float buffer (upper triangle), then the
-  // buffers are added to G in slice order, rows of G in parallel.
+  // H^T H: one SYRK per slice into a zeroed float buffer (upper triangle);
+  // then, in 64 x 64 blocks of G's upper triangle, the buffers are added in
+  // slice order, zeroed again while the block is in cache, and the block is
+  // mirrored to the lower triangle (G stays exactly symmetric).
   const Index ns = gram_slices(n);
   const Index slice = (n + ns - 1) / ns;
   const double buffer_bytes = 4.0 * static_cast<double>(L) * static_cast<double>(L);
-  const Index max_buffers = std::max<Index>(
-      1, std::min<Index>(threads, static_cast<Index>(kGramBufferBudgetBytes / buffer_bytes)));
-  std::vector<RowMatrixXf> buffers(static_cast<std::size_t>(std::min(max_buffers, ns)));
-  const Index n_row_blocks = (L + kGramRowBlock - 1) / kGramRowBlock;
-  for (Index first = 0; first < ns; first += static_cast<Index>(buffers.size())) {
-    const Index round = std::min(static_cast<Index>(buffers.size()), ns - first);
+  const Index n_buffers = std::min(
+      ns, std::max<Index>(1, std::min<Index>(threads, static_cast<Index>(kGramBufferBudgetBytes /
+                                                                         buffer_bytes))));
+  GramScratch local;
+  GramScratch& work = scratch != nullptr ? *scratch : local;
+  auto& buffers = work.buffers_;
+  const bool reuse = work.clean_ && !buffers.empty() && buffers.front().rows() == L;
+  if (!reuse) buffers.clear();
+  work.clean_ = false;  // until every buffer is zero again
+  while (static_cast<Index>(buffers.size()) < n_buffers) {
+    buffers.emplace_back(RowMatrixXf::Zero(L, L));
+  }
+  constexpr Index kBlock = 64;
+  const Index n_blocks = (L + kBlock - 1) / kBlock;
+  for (Index first = 0; first < ns; first += n_buffers) {
+    const Index round = std::min(n_buffers, ns - first);
     parallel_for(round, threads, [&](std::int64_t i) {
       const Index r0 = (first + i) * slice, rows = std::min(slice, n - r0);
-      RowMatrixXf& buf = buffers[static_cast<std::size_t>(i)];
-      buf.setZero(L, L);
-      buf.selfadjointView<Eigen::Upper>().rankUpdate(h.middleRows(r0, rows).transpose());
+      buffers[static_cast<std::size_t>(i)].selfadjointView<Eigen::Upper>().rankUpdate(
+          h.middleRows(r0, rows).transpose());
     });
-    parallel_for(n_row_blocks, threads, [&](std::int64_t blk) {
-      const Index r0 = blk * kGramRowBlock, rw = std::min(kGramRowBlock, L - r0);
-      for (Index i = 0; i < round; ++i) {
-        const RowMatrixXf& buf = buffers[static_cast<std::size_t>(i)];
-        for (Index r = r0; r < r0 + rw; ++r) {
-          gram_.row(r).tail(L - r) += buf.row(r).tail(L - r).cast<double>();
+    // Task bi owns G's upper block-row bi and lower block-column bi.
+    parallel_for(n_blocks, threads, [&](std::int64_t bi) {
+      const Index r0 = bi * kBlock, rh = std::min(kBlock, L - r0);
+      for (Index c0 = r0; c0 < L; c0 += kBlock) {
+        const Index cw = std::min(kBlock, L - c0);
+        auto g = gram_.block(r0, c0, rh, cw);
+        for (Index i = 0; i < round; ++i) {
+          auto b = buffers[static_cast<std::size_t>(i)].block(r0, c0, rh, cw);
+          if (c0 == r0) {
+            for (Index r = 0; r < rh; ++r) {
+              g.row(r).tail(cw - r) += b.row(r).tail(cw - r).cast<double>();
+              b.row(r).tail(cw - r).setZero();
+            }
+          } else {
+            g += b.cast<double>();
+            b.setZero();
+          }
+        }
+        if (c0 == r0) {
+          for (Index r = 1; r < rh; ++r)
+            for (Index c = 0; c < r; ++c) g(r, c) = g(c, r);
+        } else {
+          gram_.block(c0, r0, cw, rh) = g.transpose();
         }
       }
     });
   }
-  // Mirror: G stays exactly symmetric (the lower triangle is never summed).
-  // In 64 x 64 blocks: a whole-matrix transposed copy walks G with a stride.
-  constexpr Index kMirror = 64;
-  const Index n_mirror = (L + kMirror - 1) / kMirror;
-  parallel_for(n_mirror, threads, [&](std::int64_t bi) {
-    const Index r0 = bi * kMirror, rw = std::min(kMirror, L - r0);
-    for (Index c0 = 0; c0 < r0; c0 += kMirror) {
-      gram_.block(r0, c0, rw, kMirror) = gram_.block(c0, r0, kMirror, rw).transpose();
-    }
-    auto diag = gram_.block(r0, r0, rw, rw);
-    for (Index r = 1; r < rw; ++r)
-      for (Index c = 0; c < r; ++c) diag(r, c) = diag(c, r);
-  });
+  work.clean_ = true;
+  const Index n_row_blocks = (L + kGramRowBlock - 1) / kGramRowBlock;
   parallel_for(n_row_blocks, threads, [&](std::int64_t blk) {
     const Index r0 = blk * kGramRowBlock, rw = std::min(kGramRowBlock, L - r0);
     RowMatrixXf slab(rw, C);

@@ -15,6 +15,7 @@
 // The final model is solved on both parts with the chosen lambda.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -40,6 +41,21 @@ struct RidgeConfig {
 };
 
 /// Accumulates G = H^T W H, H^T W T, T^T W T and sum(w) over chunks (W = sample weights).
+/// Work space of GramAccumulator::add: the float32 L x L slice buffers of the
+/// SYRKs (one per thread). Passing the same scratch to consecutive add()
+/// calls of a training loop saves allocating and zeroing them per chunk. It
+/// holds no statistics; use it from one thread at a time.
+class GramScratch {
+ public:
+  /// Bytes held (up to threads x L^2 x 4, capped at 512 MiB).
+  std::size_t bytes() const;
+
+ private:
+  friend class GramAccumulator;
+  std::vector<RowMatrixXf> buffers_;  // zero between add() calls when clean_
+  bool clean_ = false;
+};
+
 class GramAccumulator {
  public:
   GramAccumulator() = default;
@@ -59,7 +75,7 @@ class GramAccumulator {
   /// double G in slice order; G is kept exactly symmetric.
   /// @throws InvalidArgument on shape mismatch or a negative/non-finite weight.
   void add(const ConstMatrixRef& h, const ConstMatrixRef& t, const ConstVectorRef& sample_weight,
-           int threads);
+           int threads, GramScratch* scratch = nullptr);
   /// Adds another accumulator's statistics (same shapes).
   void merge(const GramAccumulator& other);
   /// Appends zero output columns (new classes); existing statistics are unchanged.

@@ -79,6 +79,7 @@ Solved solve_on_layer(const ElmConfig& cfg, const Scaler* scaler, const HiddenLa
   GramAccumulator fit(L, c), val;
   if (split) val = GramAccumulator(L, c);
   RowMatrixXf xs, h;
+  GramScratch scratch;
   for (Index begin = 0; begin < n; begin += cfg.chunk_rows) {
     const Index m = std::min(cfg.chunk_rows, n - begin);
     xs.resize(m, data.x.cols());
@@ -93,7 +94,7 @@ Solved solve_on_layer(const ElmConfig& cfg, const Scaler* scaler, const HiddenLa
     if (!split) {
       fit.add(h, tc,
               weighted ? ConstVectorRef(data.w.segment(begin, m)) : ConstVectorRef(VectorXf()),
-              threads);
+              threads, &scratch);
       continue;
     }
     std::vector<Index> fit_rows, val_rows;
@@ -112,7 +113,7 @@ Solved solve_on_layer(const ElmConfig& cfg, const Scaler* scaler, const HiddenLa
         ts.row(r) = tc.row(rows[r]);
         if (weighted) ws[r] = data.w[begin + rows[r]];
       }
-      acc.add(hs, ts, ws, threads);
+      acc.add(hs, ts, ws, threads, &scratch);
     };
     gather_add(fit_rows, fit);
     gather_add(val_rows, val);

@@ -92,12 +92,43 @@ TEST(GramAccumulator, ChunksEqualOneShotAndMatchDirectProducts) {
 }
 
 TEST(GramAccumulator, IdenticalForAnyThreadCount) {
-  const RowMatrixXf h = seeded_matrix(500, 600, 7);
-  const RowMatrixXf t = seeded_matrix(500, 4, 8);
+  // 9000 rows: three SYRK slices, in 3 / 2 + 1 / 1 rounds for 1 / 2 / 3 threads.
+  const RowMatrixXf h = seeded_matrix(9000, 600, 7);
+  const RowMatrixXf t = seeded_matrix(9000, 4, 8);
   const GramAccumulator a = stats_of(h, t, 1), b = stats_of(h, t, 2), c = stats_of(h, t, 3);
   EXPECT_EQ(a.gram(), b.gram());
   EXPECT_EQ(a.gram(), c.gram());
   EXPECT_EQ(a.hty(), b.hty());
+}
+
+TEST(GramAccumulator, ScratchReuseGivesTheSameStatistics) {
+  // Widths 70 and 40 cover partial 64-wide blocks of the reduction; chunks of
+  // 1500 and 900 rows are two slices each.
+  const RowMatrixXf h1 = seeded_matrix(1500, 70, 9), t1 = seeded_matrix(1500, 3, 10);
+  const RowMatrixXf h2 = seeded_matrix(900, 70, 11), t2 = seeded_matrix(900, 3, 12);
+  GramScratch scratch;
+  GramAccumulator plain(70, 3), reused(70, 3);
+  for (const auto* part : {&h1, &h2}) {
+    const RowMatrixXf& t = part == &h1 ? t1 : t2;
+    plain.add(*part, t, VectorXf(), 2);
+    reused.add(*part, t, VectorXf(), 2, &scratch);
+  }
+  EXPECT_GT(scratch.bytes(), 0u);
+  EXPECT_EQ(plain.gram(), reused.gram());
+  EXPECT_EQ(plain.hty(), reused.hty());
+  EXPECT_EQ(reused.gram(), reused.gram().transpose());
+  // Against double products: float32 sums over at most 750 rows per slice.
+  const Eigen::MatrixXd hd1 = h1.cast<double>(), hd2 = h2.cast<double>();
+  const Eigen::MatrixXd ref = hd1.transpose() * hd1 + hd2.transpose() * hd2;
+  const Eigen::MatrixXd abs_ref = hd1.cwiseAbs().transpose() * hd1.cwiseAbs() +
+                                  hd2.cwiseAbs().transpose() * hd2.cwiseAbs();
+  EXPECT_LT((Eigen::MatrixXd(reused.gram()) - ref).cwiseAbs().maxCoeff(),
+            750 * 6e-8 * abs_ref.maxCoeff());
+  // A different width starts the scratch afresh.
+  GramAccumulator narrow(40, 3), narrow_reused(40, 3);
+  narrow.add(h1.leftCols(40), t1, VectorXf(), 3);
+  narrow_reused.add(h1.leftCols(40), t1, VectorXf(), 3, &scratch);
+  EXPECT_EQ(narrow.gram(), narrow_reused.gram());
 }
 
 TEST(GramAccumulator, WeightTwoEqualsDuplicateRow) {
