@@ -40,7 +40,6 @@ struct RidgeConfig {
   void validate() const;
 };
 
-/// Accumulates G = H^T W H, H^T W T, T^T W T and sum(w) over chunks (W = sample weights).
 /// Work space of GramAccumulator::add: the float32 L x L slice buffers of the
 /// SYRKs (one per thread). Passing the same scratch to consecutive add()
 /// calls of a training loop saves allocating and zeroing them per chunk. It
@@ -56,6 +55,7 @@ class GramScratch {
   bool clean_ = false;
 };
 
+/// Accumulates G = H^T W H, H^T W T, T^T W T and sum(w) over chunks (W = sample weights).
 class GramAccumulator {
  public:
   GramAccumulator() = default;
@@ -72,7 +72,9 @@ class GramAccumulator {
   /// H^T H is summed as float32 SYRKs (upper triangle) over row slices of the
   /// chunk whose split depends only on the number of rows (so the result is
   /// the same for any thread count), one slice per thread, each added to the
-  /// double G in slice order; G is kept exactly symmetric.
+  /// double G in slice order; G is kept exactly symmetric. `scratch`
+  /// (optional) keeps the slice buffers for the next call; the result does
+  /// not depend on it.
   /// @throws InvalidArgument on shape mismatch or a negative/non-finite weight.
   void add(const ConstMatrixRef& h, const ConstMatrixRef& t, const ConstVectorRef& sample_weight,
            int threads, GramScratch* scratch = nullptr);
