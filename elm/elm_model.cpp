@@ -63,29 +63,34 @@ void ElmModel::ensure_layer(const ConstMatrixRef& x) {
   hidden_ = HiddenLayer::create(config_.hidden, x.cols(), centres, scaler_.scaled_rms());
 }
 
-void ElmModel::accumulate_targets(const ConstMatrixRef& x, const ConstMatrixRef& t,
-                                  const ConstVectorRef& w) {
-  const int threads = resolve_threads(config_.threads);
+void accumulate_hidden_stats(const ElmConfig& config, const Scaler* scaler,
+                             const HiddenLayer& layer, const ConstMatrixRef& x,
+                             const ConstMatrixRef& t, const ConstVectorRef& w,
+                             std::int64_t first_row, int threads, GramAccumulator& fit,
+                             GramAccumulator* val, const ProgressFn& progress) {
   const bool weighted = w.size() > 0;
-  const bool split = config_.ridge.auto_lambda;
-  const Index n = x.rows(), L = hidden_.n_neurons();
+  const Index n = x.rows(), L = layer.n_neurons();
   RowMatrixXf xs, h;
   GramScratch scratch;  // the Gram's slice buffers, reused by every chunk
-  for (Index begin = 0; begin < n; begin += config_.chunk_rows) {
-    const Index m = std::min(config_.chunk_rows, n - begin);
-    xs.resize(m, x.cols());
-    scaler_.transform(x.middleRows(begin, m), xs);
+  for (Index begin = 0; begin < n; begin += config.chunk_rows) {
+    const Index m = std::min(config.chunk_rows, n - begin);
+    if (scaler != nullptr) {
+      xs.resize(m, x.cols());
+      scaler->transform(x.middleRows(begin, m), xs);
+    } else {
+      xs = x.middleRows(begin, m);
+    }
     h.resize(m, L);
-    hidden_.transform(xs, h, threads);
+    layer.transform(xs, h, threads);
     const auto tc = t.middleRows(begin, m);
-    if (!split) {
-      fit_stats_.add(h, tc, weighted ? ConstVectorRef(w.segment(begin, m)) : ConstVectorRef(VectorXf()),
-                     threads, &scratch);
+    if (val == nullptr) {
+      fit.add(h, tc, weighted ? ConstVectorRef(w.segment(begin, m)) : ConstVectorRef(VectorXf()),
+              threads, &scratch);
     } else {
       std::vector<Index> fit_rows, val_rows;
       for (Index i = 0; i < m; ++i) {
-        (is_validation_row(config_.ridge.split_seed, rows_seen_ + i,
-                           config_.ridge.validation_fraction)
+        (is_validation_row(config.ridge.split_seed, first_row + begin + i,
+                           config.ridge.validation_fraction)
              ? val_rows
              : fit_rows)
             .push_back(i);
@@ -102,12 +107,31 @@ void ElmModel::accumulate_targets(const ConstMatrixRef& x, const ConstMatrixRef&
         }
         acc.add(hs, ts, ws, threads, &scratch);
       };
-      gather_add(fit_rows, fit_stats_);
-      gather_add(val_rows, val_stats_);
+      gather_add(fit_rows, fit);
+      gather_add(val_rows, *val);
     }
-    rows_seen_ += m;
-    if (progress_) progress_(begin + m, n);
+    if (progress) progress(begin + m, n);
   }
+}
+
+void ElmModel::accumulate_targets(const ConstMatrixRef& x, const ConstMatrixRef& t,
+                                  const ConstVectorRef& w) {
+  // rows_seen_ counts the rows already in the statistics (the held-out split
+  // hashes global row indices), also when a later chunk throws.
+  std::int64_t done = 0;
+  try {
+    accumulate_hidden_stats(config_, &scaler_, hidden_, x, t, w, rows_seen_,
+                            resolve_threads(config_.threads), fit_stats_,
+                            config_.ridge.auto_lambda ? &val_stats_ : nullptr,
+                            [&](std::int64_t rows_done, std::int64_t total) {
+                              done = rows_done;
+                              if (progress_) progress_(rows_done, total);
+                            });
+  } catch (...) {
+    rows_seen_ += done;
+    throw;
+  }
+  rows_seen_ += x.rows();
 }
 
 void ElmModel::solve_internal() {

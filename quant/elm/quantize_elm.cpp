@@ -73,51 +73,12 @@ struct Solved {
 Solved solve_on_layer(const ElmConfig& cfg, const Scaler* scaler, const HiddenLayer& layer,
                       const TrainData& data, double lambda, double lambda_scale, bool solve) {
   const int threads = resolve_threads(cfg.threads);
-  const bool weighted = data.w.size() > 0;
   const bool split = lambda < 0.0 && cfg.ridge.auto_lambda;
-  const Index n = data.x.rows(), L = layer.n_neurons(), c = data.t.cols();
+  const Index L = layer.n_neurons(), c = data.t.cols();
   GramAccumulator fit(L, c), val;
   if (split) val = GramAccumulator(L, c);
-  RowMatrixXf xs, h;
-  GramScratch scratch;
-  for (Index begin = 0; begin < n; begin += cfg.chunk_rows) {
-    const Index m = std::min(cfg.chunk_rows, n - begin);
-    xs.resize(m, data.x.cols());
-    if (scaler != nullptr) {
-      scaler->transform(data.x.middleRows(begin, m), xs);
-    } else {
-      xs = data.x.middleRows(begin, m);
-    }
-    h.resize(m, L);
-    layer.transform(xs, h, threads);
-    const auto tc = data.t.middleRows(begin, m);
-    if (!split) {
-      fit.add(h, tc,
-              weighted ? ConstVectorRef(data.w.segment(begin, m)) : ConstVectorRef(VectorXf()),
-              threads, &scratch);
-      continue;
-    }
-    std::vector<Index> fit_rows, val_rows;
-    for (Index i = 0; i < m; ++i) {
-      (is_validation_row(cfg.ridge.split_seed, begin + i, cfg.ridge.validation_fraction) ? val_rows
-                                                                                         : fit_rows)
-          .push_back(i);
-    }
-    auto gather_add = [&](const std::vector<Index>& rows, GramAccumulator& acc) {
-      if (rows.empty()) return;
-      const auto k = static_cast<Index>(rows.size());
-      RowMatrixXf hs(k, L), ts(k, c);
-      VectorXf ws(weighted ? k : 0);
-      for (Index r = 0; r < k; ++r) {
-        hs.row(r) = h.row(rows[r]);
-        ts.row(r) = tc.row(rows[r]);
-        if (weighted) ws[r] = data.w[begin + rows[r]];
-      }
-      acc.add(hs, ts, ws, threads, &scratch);
-    };
-    gather_add(fit_rows, fit);
-    gather_add(val_rows, val);
-  }
+  accumulate_hidden_stats(cfg, scaler, layer, data.x, data.t, data.w, 0, threads, fit,
+                          split ? &val : nullptr);
   Solved s;
   s.stats = fit;
   if (split) s.stats.merge(val);
