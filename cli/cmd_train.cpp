@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <string>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -40,7 +41,8 @@ ArgParser make_parser() {
   p.option("seed", "N", "seed of the random hidden layer", "42");
   p.section("execution");
   p.option("threads", "N", "threads for training and prediction (0: all cores)", "0");
-  p.option("chunk-rows", "N", "rows per training chunk (memory ~ N * hidden * 4 bytes)", "8192");
+  p.option("chunk-rows", "N", "rows per training chunk (memory ~ N * hidden * 4 bytes)",
+           std::to_string(ElmConfig{}.chunk_rows));
   p.section("output");
   p.option("output", "FILE", "save the trained model here", "", 'o');
   p.flag("save-training-state", "store the Gram statistics in the file too (resumable)");
@@ -93,7 +95,7 @@ int run_train(const Args& args) {
   if (balanced && regression) throw UsageError("--class-weight balanced needs classification");
   cfg.class_weight = balanced ? ClassWeight::kBalanced : ClassWeight::kNone;
   cfg.threads = threads_option(a);
-  cfg.chunk_rows = a.get_int("chunk-rows", 8192, 1, Index{1} << 24);
+  cfg.chunk_rows = a.get_int("chunk-rows", ElmConfig{}.chunk_rows, 1, Index{1} << 24);
   try {
     cfg.validate();
   } catch (const InvalidArgument& e) {

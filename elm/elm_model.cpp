@@ -66,7 +66,7 @@ void ElmModel::ensure_layer(const ConstMatrixRef& x) {
 void accumulate_hidden_stats(const ElmConfig& config, const Scaler* scaler,
                              const HiddenLayer& layer, const ConstMatrixRef& x,
                              const ConstMatrixRef& t, const ConstVectorRef& w,
-                             std::int64_t first_row, int threads, GramAccumulator& fit,
+                             std::int64_t& rows_seen, int threads, GramAccumulator& fit,
                              GramAccumulator* val, const ProgressFn& progress) {
   const bool weighted = w.size() > 0;
   const Index n = x.rows(), L = layer.n_neurons();
@@ -89,7 +89,7 @@ void accumulate_hidden_stats(const ElmConfig& config, const Scaler* scaler,
     } else {
       std::vector<Index> fit_rows, val_rows;
       for (Index i = 0; i < m; ++i) {
-        (is_validation_row(config.ridge.split_seed, first_row + begin + i,
+        (is_validation_row(config.ridge.split_seed, rows_seen + i,
                            config.ridge.validation_fraction)
              ? val_rows
              : fit_rows)
@@ -110,28 +110,16 @@ void accumulate_hidden_stats(const ElmConfig& config, const Scaler* scaler,
       gather_add(fit_rows, fit);
       gather_add(val_rows, *val);
     }
+    rows_seen += m;
     if (progress) progress(begin + m, n);
   }
 }
 
 void ElmModel::accumulate_targets(const ConstMatrixRef& x, const ConstMatrixRef& t,
                                   const ConstVectorRef& w) {
-  // rows_seen_ counts the rows already in the statistics (the held-out split
-  // hashes global row indices), also when a later chunk throws.
-  std::int64_t done = 0;
-  try {
-    accumulate_hidden_stats(config_, &scaler_, hidden_, x, t, w, rows_seen_,
-                            resolve_threads(config_.threads), fit_stats_,
-                            config_.ridge.auto_lambda ? &val_stats_ : nullptr,
-                            [&](std::int64_t rows_done, std::int64_t total) {
-                              done = rows_done;
-                              if (progress_) progress_(rows_done, total);
-                            });
-  } catch (...) {
-    rows_seen_ += done;
-    throw;
-  }
-  rows_seen_ += x.rows();
+  accumulate_hidden_stats(config_, &scaler_, hidden_, x, t, w, rows_seen_,
+                          resolve_threads(config_.threads), fit_stats_,
+                          config_.ridge.auto_lambda ? &val_stats_ : nullptr, progress_);
 }
 
 void ElmModel::solve_internal() {

@@ -221,17 +221,20 @@ class ElmModel {
 
 /// One training pass as ElmModel::fit makes it, on a given scaler and hidden
 /// layer: x (n x d) in chunks of config.chunk_rows rows -> scaler (none if
-/// null) -> layer -> statistics. Without `val` every row goes to `fit`; with
-/// it, row i goes to `val` when is_validation_row(config.ridge.split_seed,
-/// first_row + i, config.ridge.validation_fraction), else to `fit`. t: n x C
-/// targets; w: empty or n sample weights. ElmModel and the re-solve of a
-/// quantized layer (quant/elm) both use it, so equal layers give equal
-/// statistics bit for bit. progress (optional) gets (rows done, n) per chunk.
+/// null) -> layer -> statistics. `rows_seen` is the global index of x's first
+/// row on entry and advances by each chunk's rows once they are added (so it
+/// stays right if a later chunk throws). Without `val` every row goes to
+/// `fit`; with it, the row of global index g goes to `val` when
+/// is_validation_row(config.ridge.split_seed, g, config.ridge.validation_fraction),
+/// else to `fit`. t: n x C targets; w: empty or n sample weights. ElmModel and
+/// the re-solve of a quantized layer (quant/elm) both use it, so equal layers
+/// give equal statistics bit for bit. progress (optional) gets (rows done, n)
+/// per chunk.
 /// @throws InvalidArgument on shape mismatches (from the accumulators).
 void accumulate_hidden_stats(const ElmConfig& config, const Scaler* scaler,
                              const HiddenLayer& layer, const ConstMatrixRef& x,
                              const ConstMatrixRef& t, const ConstVectorRef& w,
-                             std::int64_t first_row, int threads, GramAccumulator& fit,
+                             std::int64_t& rows_seen, int threads, GramAccumulator& fit,
                              GramAccumulator* val, const ProgressFn& progress = {});
 
 }  // namespace elmq

@@ -108,10 +108,9 @@ void GramAccumulator::add(const ConstMatrixRef& h_in, const ConstMatrixRef& t_in
   // mirrored to the lower triangle (G stays exactly symmetric).
   const Index ns = gram_slices(n);
   const Index slice = (n + ns - 1) / ns;
-  const double buffer_bytes = 4.0 * static_cast<double>(L) * static_cast<double>(L);
-  const Index n_buffers = std::min(
-      ns, std::max<Index>(1, std::min<Index>(threads, static_cast<Index>(kGramBufferBudgetBytes /
-                                                                         buffer_bytes))));
+  const auto by_budget = static_cast<Index>(kGramBufferBudgetBytes /
+                                            (4.0 * static_cast<double>(L) * static_cast<double>(L)));
+  const Index n_buffers = std::max<Index>(1, std::min({ns, Index{threads}, by_budget}));
   GramScratch local;
   GramScratch& work = scratch != nullptr ? *scratch : local;
   auto& buffers = work.buffers_;

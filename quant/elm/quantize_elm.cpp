@@ -77,7 +77,8 @@ Solved solve_on_layer(const ElmConfig& cfg, const Scaler* scaler, const HiddenLa
   const Index L = layer.n_neurons(), c = data.t.cols();
   GramAccumulator fit(L, c), val;
   if (split) val = GramAccumulator(L, c);
-  accumulate_hidden_stats(cfg, scaler, layer, data.x, data.t, data.w, 0, threads, fit,
+  std::int64_t rows_seen = 0;
+  accumulate_hidden_stats(cfg, scaler, layer, data.x, data.t, data.w, rows_seen, threads, fit,
                           split ? &val : nullptr);
   Solved s;
   s.stats = fit;
