@@ -43,7 +43,7 @@ ArgParser make_parser() {
   p.positional("MODEL", "an elmq model file (from 'elmq train -o')");
   p.section("quantization");
   p.option("format", "FORMAT",
-           "output weights beta: f32, f16, bf16, int8, int8-g32, int4, int4-g32, int4-g128,\n"
+           "output weights beta: f32, f16, bf16, int8, int8-g32, int4, int4-g32, int4-g128, int3,\n"
            "int4-g32-asym, int4-g128-asym, int2-g32-asym, int2-g64-asym, ternary, ternary-base3",
            "int8");
   p.option("method", "METHOD", "rtn (round to nearest) or gptq", "rtn");

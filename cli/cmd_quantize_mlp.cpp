@@ -32,7 +32,7 @@ ArgParser make_parser() {
   p.section("quantization");
   p.option("format", "FORMAT",
            "weight format: int8, int8-g32, int4-g32, int4-g128, int4-g32-asym, int4-g128-asym, "
-           "int4, int2-g32-asym, int2-g64-asym, ternary, ternary-base3, f16, bf16, f32",
+           "int4, int3, int2-g32-asym, int2-g64-asym, ternary, ternary-base3, f16, bf16, f32",
            "int8");
   p.option("method", "METHOD", "rtn, gptq or awq", "rtn");
   p.option("range", "RULE", "how rtn/awq choose scales: absmax or mse (clipping search)", "absmax");

@@ -93,6 +93,16 @@ struct BlockI4x32 {
 };
 static_assert(sizeof(BlockI4x32) == 16, "BlockI4x32 must be 16 bytes");
 
+/// Per-channel INT3 chunk: 32 codes, code = q + 4 in [1, 7], split in bit
+/// planes (ggml's Q3_K does the same): the low two bits of code i are packed
+/// in qs like a 2-bit chunk (byte j: codes j, j + 8, j + 16, j + 24), its high
+/// bit is bit i % 8 of qh[i / 8]. 3 bpw plus the row scale.
+struct BlockI3x32 {
+  std::uint8_t qs[8];
+  std::uint8_t qh[4];
+};
+static_assert(sizeof(BlockI3x32) == 12, "BlockI3x32 must be 12 bytes");
+
 /// Per-channel ternary chunk, 2 bits per code: code = t + 1 in [0, 2].
 struct BlockT2x32 {
   std::uint8_t qs[8];

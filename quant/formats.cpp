@@ -38,6 +38,8 @@ constexpr FormatTraits kTraits[kNumQuantFormats] = {
      S::kF32PerRow, -1, 1, 1},
     {QuantFormat::kTernaryBase3, "ternary-base3", 0, 0, 160, sizeof(BlockT3x160), 4, false, true,
      S::kF32PerRow, -1, 1, 1},
+    {QuantFormat::kInt3Channel, "int3", 3, 0, 32, sizeof(BlockI3x32), 4, false, true, S::kF32PerRow,
+     -3, 3, 4},
 };
 
 // The SIMD kernels identify formats by these plain constants.
@@ -58,6 +60,7 @@ static_assert(detail::kFmtTernaryChannel == static_cast<int>(QuantFormat::kTerna
               "format id");
 static_assert(detail::kFmtTernaryBase3 == static_cast<int>(QuantFormat::kTernaryBase3),
               "format id");
+static_assert(detail::kFmtInt3Channel == static_cast<int>(QuantFormat::kInt3Channel), "format id");
 
 struct Alias {
   const char* name;
@@ -73,6 +76,7 @@ constexpr Alias kAliases[] = {
     {"int8-channel", QuantFormat::kInt8Channel},
     {"q8_0", QuantFormat::kQ8_0},
     {"int4-channel", QuantFormat::kInt4Channel},
+    {"int3-channel", QuantFormat::kInt3Channel},
     {"ternary-channel", QuantFormat::kTernaryChannel},
 };
 

@@ -8,7 +8,7 @@
 //   bits_per_weight = 8 * bytes / (N * K)
 //
 // Quantized values: w = scale * q for symmetric formats (q in [-qmax, qmax],
-// the restricted range: +-127, +-7, +-1) and w = scale * q + min for
+// the restricted range: +-127, +-7, +-3, +-1) and w = scale * q + min for
 // asymmetric ones (q in [0, qmax]). Codes are rounded to nearest, ties to
 // even. `q` is called the value code; the stored code is q + code_offset.
 #pragma once
@@ -37,9 +37,10 @@ enum class QuantFormat : std::uint32_t {
   kInt2G64Asym = 12,     ///< "int2-g64-asym": 0..3, fp16 scale + min per 64, 2.5 bpw
   kTernaryChannel = 13,  ///< "ternary": {-1, 0, +1}, fp32 scale per row, 2 bits, ~2 bpw
   kTernaryBase3 = 14,    ///< "ternary-base3": same values, 5 trits per byte, ~1.6 bpw
+  kInt3Channel = 15,     ///< "int3": +-3, fp32 scale per row (for GPTQ), ~3 bpw
 };
 
-inline constexpr int kNumQuantFormats = 14;
+inline constexpr int kNumQuantFormats = 15;
 
 /// Where a format keeps its scales.
 enum class ScaleKind : std::uint32_t {

@@ -190,6 +190,25 @@ struct Dec2x32 {  // byte j: codes j, j + 8, j + 16, j + 24
   }
 };
 
+struct Dec3x32 {  // low bits as Dec2x32, then bit i % 8 of byte 8 + i / 8 = bit 2 of code i
+  static constexpr int kChunk = 32, kNV = 1, kBytes = 12;
+  static __m256i decode(const std::uint8_t* p, int) {
+    long long t;
+    std::int32_t h;
+    std::memcpy(&t, p, 8);
+    std::memcpy(&h, p + 8, 4);
+    const __m256i lo = _mm256_and_si256(
+        _mm256_srlv_epi64(_mm256_set1_epi64x(t), _mm256_set_epi64x(6, 4, 2, 0)),
+        _mm256_set1_epi8(0x03));
+    // Byte i gets high-bit byte i / 8 (each 128-bit lane holds all four), then its bit i % 8.
+    const __m256i sel = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2,
+                                         2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
+    const __m256i hb = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(h), sel), bit);
+    return _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(hb, bit), _mm256_set1_epi8(4)));
+  }
+};
+
 struct Dec2x64 {  // byte j: codes j, j + 16, j + 32, j + 48
   static constexpr int kChunk = 64, kNV = 2, kBytes = 16;
   static __m256i decode(const std::uint8_t* p, int v) {
@@ -246,6 +265,7 @@ using FmtInt4G128Asym = Fmt<Dec4x128, false, true, true, 0, 1, 2, 4, 4>;
 using FmtInt4Channel = Fmt<Dec4x32, false, false, false, 8, 8, 3, 2, 4>;
 using FmtInt2G32Asym = Fmt<Dec2x32, false, true, true, 0, 1, 3, 2, 4>;
 using FmtInt2G64Asym = Fmt<Dec2x64, false, true, true, 0, 1, 2, 4, 4>;
+using FmtInt3Channel = Fmt<Dec3x32, false, false, false, 4, 16, 3, 2, 4>;
 using FmtTernary = Fmt<Dec2x32, false, false, false, 1, 32, 3, 2, 4>;
 using FmtTernaryBase3 = Fmt<Dec3x160, false, false, false, 1, 12, 3, 2, 4>;
 
@@ -551,6 +571,8 @@ void int_gemm_avx2(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i6
       return int_gemm_fmt<FmtTernary>(a, w, m0, m1, n0, n1, out);
     case kFmtTernaryBase3:
       return int_gemm_fmt<FmtTernaryBase3>(a, w, m0, m1, n0, n1, out);
+    case kFmtInt3Channel:
+      return int_gemm_fmt<FmtInt3Channel>(a, w, m0, m1, n0, n1, out);
     default:
       return;  // the driver never passes another format
   }

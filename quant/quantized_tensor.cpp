@@ -394,7 +394,7 @@ QuantizedTensor QuantizedTensor::load(const RecordReader& r) {
     const Index kp = q.padded_cols();
     const Index blocks = format_blocks_per_row(format, q.cols_);
     std::vector<bool> valid_base3(256, false);
-    if (l.bits == 3) {
+    if (l.bits == 0) {
       for (int v = 0; v < 243; ++v) valid_base3[(v * 256 + 242) / 243] = true;
     }
     for (Index row_i = 0; row_i < q.rows_; ++row_i) {
@@ -412,7 +412,7 @@ QuantizedTensor QuantizedTensor::load(const RecordReader& r) {
           }
         }
       }
-      if (l.bits == 3) {
+      if (l.bits == 0) {
         for (Index b = 0; b < blocks; ++b) {
           for (int j = 0; j < l.chunk_bytes; ++j) {
             if (!valid_base3[row[b * l.block_bytes + j]]) {

@@ -375,6 +375,8 @@ int main(int argc, char** argv) {
       {"int4 (per-channel) rtn", "int4", ptq(QuantFormat::kInt4Channel, M::kRtn), true},
       {"int4 (per-channel) gptq", "int4", ptq(QuantFormat::kInt4Channel, M::kGptq), false},
       {"int4 (per-channel) awq", "int4", ptq(QuantFormat::kInt4Channel, M::kAwq), false},
+      {"int3 (per-channel) rtn", "int3", ptq(QuantFormat::kInt3Channel, M::kRtn, true), false},
+      {"int3 (per-channel) gptq", "int3", ptq(QuantFormat::kInt3Channel, M::kGptq), true},
       {"int2-g32-asym rtn", "int2", ptq(QuantFormat::kInt2G32Asym, M::kRtn, true), false},
       {"int2-g32-asym gptq", "int2", ptq(QuantFormat::kInt2G32Asym, M::kGptq), true},
       {"int2-g64-asym gptq", "int2", ptq(QuantFormat::kInt2G64Asym, M::kGptq), false},

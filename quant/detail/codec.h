@@ -14,7 +14,7 @@ namespace detail {
 
 /// Physical layout of one quantized format's row.
 struct Layout {
-  int bits = 0;          ///< 8, 4, 2, or 3 for base-3 trits
+  int bits = 0;          ///< 8, 4, 3, 2, or 0 for base-3 trits
   int chunk = 0;         ///< codes per block (= group for grouped formats)
   int chunk_bytes = 0;   ///< bytes of codes per block
   int header_bytes = 0;  ///< fp16 d (2) or d and m (4) before the codes; 0 for per-channel
@@ -24,7 +24,7 @@ struct Layout {
 inline Layout layout_of(QuantFormat f) {
   const FormatTraits& t = format_traits(f);
   Layout l;
-  l.bits = t.code_bits == 0 ? 3 : t.code_bits;
+  l.bits = t.code_bits;
   l.chunk = t.block;
   l.block_bytes = t.block_bytes;
   l.header_bytes = t.scale_kind == ScaleKind::kF16PerGroup ? (t.symmetric ? 2 : 4) : 0;
@@ -58,6 +58,8 @@ inline int get_code(const Layout& l, const std::uint8_t* row, std::int64_t k) {
       const int half = l.chunk / 2;
       return (p[r % half] >> (4 * (r / half))) & 0xF;
     }
+    case 3:  // 32 codes: two low bits as a 2-bit chunk, high bits after them
+      return ((p[r % 8] >> (2 * (r / 8))) & 0x3) | (((p[8 + r / 8] >> (r % 8)) & 0x1) << 2);
     case 2: {
       const int quarter = l.chunk / 4;
       return (p[r % quarter] >> (2 * (r / quarter))) & 0x3;
@@ -79,6 +81,13 @@ inline void set_code(const Layout& l, std::uint8_t* row, std::int64_t k, int cod
     case 4: {
       const int half = l.chunk / 2, sh = 4 * (r / half);
       p[r % half] = static_cast<std::uint8_t>((p[r % half] & ~(0xF << sh)) | ((code & 0xF) << sh));
+      break;
+    }
+    case 3: {
+      const int sh = 2 * (r / 8), hb = r % 8;
+      p[r % 8] = static_cast<std::uint8_t>((p[r % 8] & ~(0x3 << sh)) | ((code & 0x3) << sh));
+      p[8 + r / 8] =
+          static_cast<std::uint8_t>((p[8 + r / 8] & ~(0x1 << hb)) | (((code >> 2) & 0x1) << hb));
       break;
     }
     case 2: {

@@ -28,6 +28,7 @@ constexpr int kFmtInt2G32Asym = 11;
 constexpr int kFmtInt2G64Asym = 12;
 constexpr int kFmtTernaryChannel = 13;
 constexpr int kFmtTernaryBase3 = 14;
+constexpr int kFmtInt3Channel = 15;
 
 /// Dynamic activation rows whose max |x| is below this are quantized to 0.
 constexpr float kTinyActivation = 1e-30f;

@@ -24,16 +24,17 @@ TEST(Formats, NamesParseBackAndAliasesWork) {
   EXPECT_EQ(parse_format("int4-channel"), QuantFormat::kInt4Channel);
   EXPECT_EQ(parse_format("fp16"), QuantFormat::kF16);
   try {
-    parse_format("int3");
+    parse_format("int5");
     FAIL() << "expected InvalidArgument";
   } catch (const InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find("int3"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("int5"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("int4-g32"), std::string::npos);
   }
   EXPECT_THROW(format_traits(static_cast<QuantFormat>(0)), InvalidArgument);
   EXPECT_THROW(format_traits(static_cast<QuantFormat>(99)), InvalidArgument);
   EXPECT_FALSE(is_known_format(0));
-  EXPECT_FALSE(is_known_format(15));
+  EXPECT_TRUE(is_known_format(15));
+  EXPECT_FALSE(is_known_format(16));
 }
 
 TEST(Formats, TraitsMatchBlockStructs) {
@@ -48,14 +49,14 @@ TEST(Formats, TraitsMatchBlockStructs) {
   EXPECT_EQ(format_traits(QuantFormat::kInt4Channel).block_bytes, int(sizeof(BlockI4x32)));
   EXPECT_EQ(format_traits(QuantFormat::kTernaryChannel).block_bytes, int(sizeof(BlockT2x32)));
   EXPECT_EQ(format_traits(QuantFormat::kTernaryBase3).block_bytes, int(sizeof(BlockT3x160)));
+  EXPECT_EQ(format_traits(QuantFormat::kInt3Channel).block_bytes, int(sizeof(BlockI3x32)));
   for (QuantFormat f : all_formats()) {
     const FormatTraits& t = format_traits(f);
     if (t.is_float) continue;
     // Codes + header fill the block exactly: no implicit padding.
     const detail::Layout l = detail::layout_of(f);
-    const int code_bits = l.bits == 3 ? 0 : l.bits;
-    if (code_bits) {
-      EXPECT_EQ(l.chunk * code_bits / 8, l.chunk_bytes) << t.name;
+    if (l.bits != 0) {  // (0: base-3)
+      EXPECT_EQ(l.chunk * l.bits / 8, l.chunk_bytes) << t.name;
     }
     EXPECT_EQ(l.header_bytes + l.chunk_bytes, t.block_bytes) << t.name;
     EXPECT_EQ(t.qmax, t.symmetric ? -t.qmin : (1 << t.code_bits) - 1) << t.name;
@@ -78,6 +79,7 @@ TEST(Formats, BitsPerWeightOfTheIssue) {
   // Per-channel: codes + one fp32 scale per row.
   EXPECT_DOUBLE_EQ(format_bits_per_weight(QuantFormat::kInt8Channel, n, k), 8.0 + 32.0 / k);
   EXPECT_DOUBLE_EQ(format_bits_per_weight(QuantFormat::kInt4Channel, n, k), 4.0 + 32.0 / k);
+  EXPECT_DOUBLE_EQ(format_bits_per_weight(QuantFormat::kInt3Channel, n, k), 3.0 + 32.0 / k);
   EXPECT_DOUBLE_EQ(format_bits_per_weight(QuantFormat::kTernaryChannel, n, k), 2.0 + 32.0 / k);
   EXPECT_DOUBLE_EQ(format_bits_per_weight(QuantFormat::kTernaryBase3, n, k), 1.6 + 32.0 / k);
 }
@@ -119,6 +121,7 @@ TEST(Formats, MemoryTable2000x784) {
       {QuantFormat::kInt4G128Asym, 952000},   {QuantFormat::kInt4Channel, 808000},
       {QuantFormat::kInt2G32Asym, 600000},    {QuantFormat::kInt2G64Asym, 520000},
       {QuantFormat::kTernaryChannel, 408000}, {QuantFormat::kTernaryBase3, 328000},
+      {QuantFormat::kInt3Channel, 608000},
   };
   std::printf("%-16s %12s %8s %8s\n", "format", "bytes", "bpw", "vs f32");
   for (const Row& r : expected) {
@@ -143,6 +146,30 @@ TEST(Formats, Base3EncodingIsExactForEveryByteValue) {
     ++valid;
   }
   EXPECT_EQ(valid, 243);
+}
+
+// The INT3 bit planes, byte for byte as quant/blocks.h documents them (the
+// AVX2 decoder is checked against get_code by the kernel tests; this pins
+// get_code itself to the documented layout).
+TEST(Formats, Int3BitPlanesFollowTheDocumentedLayout) {
+  CodeMatrix codes(1, 32);
+  for (Index i = 0; i < 32; ++i) codes(0, i) = static_cast<std::int8_t>((i * 5) % 7 - 3);
+  const QuantizedTensor q =
+      QuantizedTensor::from_codes(QuantFormat::kInt3Channel, codes, RowMatrixXf::Ones(1, 1), RowMatrixXf());
+  ASSERT_EQ(q.row_block_bytes(), 12u);
+  const std::uint8_t* b = q.block_data();
+  auto stored = [&](Index i) { return codes(0, i) + 4; };
+  for (int j = 0; j < 8; ++j) {
+    int expect = 0;
+    for (int i = 0; i < 4; ++i) expect |= (stored(j + 8 * i) & 3) << (2 * i);
+    EXPECT_EQ(b[j], expect) << "qs byte " << j;
+  }
+  for (int j = 0; j < 4; ++j) {
+    int expect = 0;
+    for (int i = 0; i < 8; ++i) expect |= ((stored(8 * j + i) >> 2) & 1) << i;
+    EXPECT_EQ(b[8 + j], expect) << "qh byte " << j;
+  }
+  EXPECT_EQ(q.codes(), codes);
 }
 
 }  // namespace

@@ -44,6 +44,8 @@ double rms_budget(QuantFormat f) {
       return 0.12;
     case QuantFormat::kInt4Channel:
       return 0.20;
+    case QuantFormat::kInt3Channel:
+      return 0.40;
     case QuantFormat::kInt2G32Asym:
       return 0.48;
     case QuantFormat::kInt2G64Asym:

@@ -154,7 +154,7 @@ PRESETS: dict[str, Preset] = {
             *_small((100, 400, 1000), _SMALL_MLP),
         ),
         n_seeds=5,
-        formats=("f16", "bf16", "int8", "int8-g32", "int4-g32", "int4-g128", "int2-g32-asym",
+        formats=("f16", "bf16", "int8", "int8-g32", "int4-g32", "int4-g128", "int3", "int2-g32-asym",
                  "int2-g64-asym", "ternary", "ternary-base3"),
         measurement=Measurement(latency_rows=2000, min_time=0.2),
         method_ablation=True,

@@ -96,7 +96,7 @@ struct BruteCase {
 TEST(Gptq, CloseToTheBruteForceOptimumAndNeverWorseThanRtn) {
   for (const BruteCase& c :
        {BruteCase{QuantFormat::kTernaryChannel, 9}, BruteCase{QuantFormat::kInt2G32Asym, 7},
-        BruteCase{QuantFormat::kInt4Channel, 4}}) {
+        BruteCase{QuantFormat::kInt4Channel, 4}, BruteCase{QuantFormat::kInt3Channel, 5}}) {
     SCOPED_TRACE(format_name(c.format));
     GptqOptions opt;
     opt.range.method = RangeOptions::Method::kAbsMax;
@@ -128,7 +128,7 @@ TEST(Gptq, CloseToTheBruteForceOptimumAndNeverWorseThanRtn) {
       }
     }
     // GPTQ removes most of RTN's excess over the optimum (measured: about half
-    // for int2, two thirds and more for ternary and int4) and hits the optimum on some rows.
+    // for int2, two thirds and more for ternary, int3 and int4) and hits the optimum on some rows.
     EXPECT_LT(excess_gptq, 0.5 * excess_rtn) << "optimum " << sum_opt << ", GPTQ excess "
                                              << excess_gptq << ", RTN excess " << excess_rtn;
     EXPECT_GE(gptq_at_optimum, 3) << "of " << rows;
@@ -144,8 +144,8 @@ TEST(Gptq, ReducesTheLossOfEveryIntegerFormat) {
   for (QuantFormat f :
        {QuantFormat::kInt8Channel, QuantFormat::kQ8_0, QuantFormat::kInt4G32Sym,
         QuantFormat::kInt4G128Sym, QuantFormat::kInt4G32Asym, QuantFormat::kInt4Channel,
-        QuantFormat::kInt2G32Asym, QuantFormat::kInt2G64Asym, QuantFormat::kTernaryChannel,
-        QuantFormat::kTernaryBase3}) {
+        QuantFormat::kInt3Channel, QuantFormat::kInt2G32Asym, QuantFormat::kInt2G64Asym,
+        QuantFormat::kTernaryChannel, QuantFormat::kTernaryBase3}) {
     for (bool act_order : {false, true}) {
       SCOPED_TRACE(std::string(format_name(f)) + (act_order ? " act-order" : ""));
       GptqOptions opt;
