@@ -3,9 +3,9 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/eval_model.h"
 #include "cli/json.h"
 #include "elm/common/errors.h"
-#include "elm/elm_model.h"
 
 namespace elmq {
 namespace cli {
@@ -17,8 +17,9 @@ ArgParser make_parser() {
               "Predicts every row of a CSV file of features. The output is CSV: a column\n"
               "'label' (classification; with --proba also 'proba_<class>' columns), or\n"
               "'y0', 'y1', ... (regression, multilabel 0/1). Every input column is a\n"
-              "feature unless --label-column / --label-index names one to drop.");
-  p.positional("MODEL", "an elmq model file (from 'elmq train -o')");
+              "feature unless --label-column / --label-index names one to drop. Any\n"
+              "predicting model file: FP32 or quantized ELM, FP32 or quantized MLP.");
+  p.positional("MODEL", "an elmq model file (from 'elmq train', 'quantize' or 'train-mlp')");
   add_data_options(p, DataUse::kPredict);
   p.section("output");
   p.option("output", "FILE", "write the predictions here ('-': stdout)", "-", 'o');
@@ -41,7 +42,9 @@ int run_predict(const Args& args) {
   const std::string output = a.get("output", "-");
   if (output.empty()) throw UsageError("--output: empty file name");
   const std::string model_path = a.positionals()[0];
-  const ElmModel model = with_threads(ElmModel::load(model_path), threads_option(a));
+  const std::unique_ptr<EvalModel> loaded =
+      load_eval_model(model_path, threads_option(a), /*allow_multilabel=*/true);
+  const EvalModel& model = *loaded;
   const bool proba = a.flag("proba");
   if (proba && model.task() != Task::kClassification) {
     throw UsageError(str_cat("--proba needs a classification model; ", model_path, " is ",
@@ -60,17 +63,11 @@ int run_predict(const Args& args) {
 
   LabelVector labels;
   RowMatrixXf probabilities, outputs;
-  switch (model.task()) {
-    case Task::kClassification:
-      labels = model.predict(x);
-      if (proba) probabilities = model.predict_proba(x);
-      break;
-    case Task::kMultilabel:
-      outputs = model.predict_multilabel(x);
-      break;
-    case Task::kRegression:
-      outputs = model.predict_regression(x);
-      break;
+  if (model.task() == Task::kClassification) {
+    labels = model.predict(x);
+    if (proba) probabilities = model.predict_proba(x);
+  } else {
+    outputs = model.predict_outputs(x);
   }
 
   if (json && output == "-") {

@@ -58,6 +58,20 @@ class Adapter final : public EvalModel {
     const LabelVector out = model_.predict(x);
     (void)out;
   }
+  const LabelVector& classes() const override { return model_.classes(); }
+  LabelVector predict(const ConstMatrixRef& x) const override { return model_.predict(x); }
+  RowMatrixXf predict_proba(const ConstMatrixRef& x) const override {
+    return model_.predict_proba(x);
+  }
+  RowMatrixXf predict_outputs(const ConstMatrixRef& x) const override {
+    if constexpr (has_task) {
+      if (model_.task() == Task::kMultilabel) return model_.predict_multilabel(x);
+      return model_.predict_regression(x);
+    } else {
+      (void)x;
+      throw InvalidArgument("this model is a classifier; it has no real-valued outputs");
+    }
+  }
   void decision_row(const float* x, float* out) override { model_.decision_row(x, out, ws_); }
 
  private:
@@ -70,8 +84,8 @@ class Adapter final : public EvalModel {
 };
 
 template <class Model>
-void check_task(const Model& m, const std::string& path) {
-  if (m.task() == Task::kMultilabel) {
+void check_task(const Model& m, const std::string& path, bool allow_multilabel) {
+  if (m.task() == Task::kMultilabel && !allow_multilabel) {
     throw InvalidArgument(
         str_cat(path, " is a multilabel model; eval supports classification and regression"));
   }
@@ -79,13 +93,14 @@ void check_task(const Model& m, const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<EvalModel> load_eval_model(const std::string& path, int threads) {
+std::unique_ptr<EvalModel> load_eval_model(const std::string& path, int threads,
+                                           bool allow_multilabel) {
   const std::string bytes = read_file_bytes(path);
   const FileKind kind = peek_file_kind(bytes);  // validates magic, size and checksum
   switch (kind) {
     case FileKind::kElm: {
       ElmModel m = ElmModel::from_bytes(bytes);
-      check_task(m, path);
+      check_task(m, path, allow_multilabel);
       m.set_threads(threads);
       std::string d = str_cat(task_name(m.task()), ", ", m.config().hidden.describe());
       return std::make_unique<Adapter<ElmModel, PredictWorkspace>>(std::move(m), kind,
@@ -93,7 +108,7 @@ std::unique_ptr<EvalModel> load_eval_model(const std::string& path, int threads)
     }
     case FileKind::kQuantizedElm: {
       QuantizedElm m = QuantizedElm::from_bytes(bytes);
-      check_task(m, path);
+      check_task(m, path, allow_multilabel);
       m.set_threads(threads);
       std::string d = str_cat(task_name(m.task()), ", ", m.hidden_config().describe(), ", W ",
                               format_name(m.input_weights().format()), ", beta ",
@@ -118,8 +133,8 @@ std::unique_ptr<EvalModel> load_eval_model(const std::string& path, int threads)
     }
     default:
       throw InvalidArgument(str_cat(path, " holds a ", file_kind_name(kind),
-                                    " file, which does not predict; 'elmq eval' reads ELM and "
-                                    "MLP models (FP32 or quantized)"));
+                                    " file, which does not predict; only ELM and MLP models "
+                                    "(FP32 or quantized) do"));
   }
 }
 

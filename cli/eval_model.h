@@ -1,6 +1,7 @@
-// A model file of any predicting kind, behind the one interface `elmq eval`
-// measures: FP32 ELM, quantized ELM, MLP and quantized MLP. Each kind keeps its
-// own single-row workspace, so decision_row is the kind's real-time path.
+// A model file of any predicting kind, behind the one interface that `elmq
+// eval` measures and `elmq predict` uses: FP32 ELM, quantized ELM, MLP and
+// quantized MLP. Each kind keeps its own single-row workspace, so
+// decision_row is the kind's real-time path.
 #pragma once
 
 #include <memory>
@@ -17,12 +18,21 @@ class EvalModel {
  public:
   virtual ~EvalModel() = default;
   virtual FileKind kind() const = 0;
-  /// Classification or regression (multilabel models are refused by load_eval_model).
+  /// Classification, regression, or (ELMs loaded with allow_multilabel) multilabel.
   virtual Task task() const = 0;
   /// One line for the text output, e.g. "classification, 2000:tanh, int8 W / int4-g32 beta".
   virtual std::string description() const = 0;
   virtual Index n_features() const = 0;
   virtual Index n_outputs() const = 0;
+  /// Class labels (classification and multilabel; empty for regression).
+  virtual const LabelVector& classes() const = 0;
+  /// Labels (classification). @throws InvalidArgument for other tasks or a wrong width.
+  virtual LabelVector predict(const ConstMatrixRef& x) const = 0;
+  /// n x classes probabilities (classification).
+  virtual RowMatrixXf predict_proba(const ConstMatrixRef& x) const = 0;
+  /// n x n_outputs() outputs: real values (regression) or 0/1 (multilabel).
+  /// @throws InvalidArgument for a classifier.
+  virtual RowMatrixXf predict_outputs(const ConstMatrixRef& x) const = 0;
   /// Accuracy (classification) or mean R^2 (regression; y is n x n_outputs()).
   virtual double score(const ConstMatrixRef& x, const ConstLabelRef& labels) const = 0;
   virtual double score_regression(const ConstMatrixRef& x, const ConstMatrixRef& y) const = 0;
@@ -35,8 +45,10 @@ class EvalModel {
 
 /// Loads `path` (any kind above) with `threads` for batch prediction (0 = all cores).
 /// @throws FormatError / IoError for unreadable files, InvalidArgument for a kind
-///         that does not predict (online ELM state) or a multilabel model.
-std::unique_ptr<EvalModel> load_eval_model(const std::string& path, int threads);
+///         that does not predict (online ELM state) or, unless allow_multilabel,
+///         a multilabel model (eval has no score for it).
+std::unique_ptr<EvalModel> load_eval_model(const std::string& path, int threads,
+                                           bool allow_multilabel = false);
 
 }  // namespace cli
 }  // namespace elmq

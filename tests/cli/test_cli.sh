@@ -159,6 +159,17 @@ import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 sys.exit(0 if b["kind"] == "quantized-elm" and abs(a["accuracy"] - b["accuracy"]) < 1e-12 else 1)
 PY
+# predict reads quantized ELMs: its labels score what eval measured.
+run_ok "predict quantized" "$ELMQ" predict q8.elmq --csv test.csv --label-column y --json --proba
+cp out.txt predq.json
+python3 - predq.json evalq.json test.csv <<'PY' && ok "predict quantized == eval's accuracy" || bad "predict quantized == eval's accuracy"
+import csv, json, sys
+p, e = (json.load(open(f)) for f in sys.argv[1:3])
+y = [int(r["y"]) for r in csv.DictReader(open(sys.argv[3]))]
+acc = sum(a == b for a, b in zip(p["labels"], y)) / len(y)
+rows_ok = all(abs(sum(r) - 1) < 1e-5 for r in p["proba"])
+sys.exit(0 if len(p["labels"]) == len(y) and abs(acc - e["accuracy"]) < 1e-12 and rows_ok else 1)
+PY
 run_ok "info quantized" "$ELMQ" info q8.elmq --json
 cp out.txt infoq.json
 check "info quantized fields" 'j["kind"] == "quantized-elm" and j["beta_format"] == "int8"' infoq.json

@@ -116,6 +116,18 @@ import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 sys.exit(0 if abs(a["test_accuracy"] - b["accuracy"]) < 1e-9 and b["kind"] == "quantized-mlp" else 1)
 PY
+# predict reads MLP files too: its labels score what eval measured.
+for m in mlp:eval_f q4:eval_q; do
+  run_ok "predict ${m%%:*}" "$ELMQ" predict "${m%%:*}.elmq" --csv test.csv --label-column y --json
+  cp out.txt "pred_${m%%:*}.json"
+  python3 - "pred_${m%%:*}.json" "${m#*:}.json" test.csv <<'PY' && ok "predict ${m%%:*} == eval's accuracy" || bad "predict ${m%%:*} == eval's accuracy"
+import csv, json, sys
+p, e = (json.load(open(f)) for f in sys.argv[1:3])
+y = [int(r["y"]) for r in csv.DictReader(open(sys.argv[3]))]
+acc = sum(a == b for a, b in zip(p["labels"], y)) / len(y)
+sys.exit(0 if len(p["labels"]) == len(y) and abs(acc - e["accuracy"]) < 1e-12 else 1)
+PY
+done
 run_ok "info quantized" "$ELMQ" info q4.elmq
 grep -q '^kind: *quantized-mlp' out.txt && ok "info kind" || bad "info kind: $(cat out.txt)"
 grep -q '^layer 0: *32 x 6 int4-g32' out.txt && ok "info layers" || bad "info layers: $(cat out.txt)"
