@@ -5,6 +5,8 @@
     >>> clf.score(X_test, y_test)
     >>> clf.save("model.elmq")          # the same file format as the C++ library and the CLI
     >>> clf2 = elmq.load("model.elmq")
+    >>> q = elmq.quantize(clf, "int4-g32", method="gptq", X=X_train, y=y_train)
+    >>> mlp = elmq.MLPClassifier(hidden_layer_sizes=(256, 256)).fit(X_train, y_train)
 
 C-contiguous float32 input reaches C++ without a copy; other dtypes and
 layouts (lists, pandas DataFrames, float64, Fortran order) are converted once.
@@ -18,12 +20,17 @@ from ._core import FormatError, NumericalError
 from ._datasets import dataset_names, load_dataset
 from ._estimators import DEFAULT_SEED, EXPECTED_FAILED_CHECKS, ELMClassifier, ELMRegressor
 from ._persistence import from_core_model, load
+from ._quant import MLPClassifier, QuantizedModel, quant_formats, quantize
 
 __version__: str = _core.__version__
 
 __all__ = [
     "ELMClassifier",
     "ELMRegressor",
+    "MLPClassifier",
+    "quantize",
+    "QuantizedModel",
+    "quant_formats",
     "load",
     "from_core_model",
     "load_dataset",

@@ -60,6 +60,26 @@ def _as_float32_c(a: Any) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+def _core_label_map(classes: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Sorted class labels -> (the int64 labels C++ holds, whether they are positions).
+
+    Integer labels go to C++ as they are (so model files hold the real labels);
+    any other labels as their positions in ``classes``.
+    """
+    if classes.dtype.kind == "i" or (classes.dtype.kind == "u" and classes.max() <= _INT64_MAX):
+        return classes.astype(np.int64), False
+    return np.arange(len(classes), dtype=np.int64), True
+
+
+def _to_core_labels(classes: np.ndarray, core: np.ndarray, y: np.ndarray, where: str) -> np.ndarray:
+    """y (values of ``classes``) -> the matching int64 labels ``core``; ValueError for others."""
+    idx = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
+    bad = classes[idx] != y
+    if np.any(bad):
+        raise ValueError(f"{where}: y contains labels not in classes_: {np.unique(y[bad])[:10]!r}")
+    return core[idx]
+
+
 def _resolve_n_jobs(n_jobs: Optional[int]) -> int:
     """scikit-learn's n_jobs -> the C++ thread count (0 = all cores)."""
     if n_jobs is None:
@@ -484,26 +504,11 @@ class ELMClassifier(ClassifierMixin, _BaseELM):
 
     def _core_labels(self, y: np.ndarray, where: str) -> np.ndarray:
         """Labels as the int64 values the C++ model knows (see _fit_classes)."""
-        idx = np.searchsorted(self.classes_, y)
-        idx = np.minimum(idx, len(self.classes_) - 1)
-        bad = self.classes_[idx] != y
-        if np.any(bad):
-            unknown = np.unique(y[bad])
-            raise ValueError(
-                f"{type(self).__name__}.{where}: y contains labels not in classes_: {unknown[:10]!r}"
-            )
-        return self._core_classes[idx]
+        return _to_core_labels(self.classes_, self._core_classes, y, f"{type(self).__name__}.{where}")
 
     def _fit_classes(self, classes: np.ndarray) -> None:
-        # Integer labels go to C++ as they are (so model files hold the real
-        # labels); any other labels as their positions in classes_.
         self.classes_ = classes
-        if classes.dtype.kind == "i" or (classes.dtype.kind == "u" and classes.max() <= _INT64_MAX):
-            self._core_classes = classes.astype(np.int64)
-            self._label_codes = False
-        else:
-            self._core_classes = np.arange(len(classes), dtype=np.int64)
-            self._label_codes = True
+        self._core_classes, self._label_codes = _core_label_map(classes)
 
     def _class_weighted(self, sw: Optional[np.ndarray], y: np.ndarray, multilabel: bool,
                         cfg: _core.ElmConfig, where: str) -> Optional[np.ndarray]:

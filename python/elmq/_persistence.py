@@ -7,6 +7,7 @@ from typing import Union
 
 from . import _core
 from ._estimators import ELMClassifier, ELMRegressor
+from ._quant import MLPClassifier, QuantizedModel
 
 __all__ = ["load", "from_core_model"]
 
@@ -30,18 +31,20 @@ def from_core_model(model: _core.ElmModel) -> Union[ELMClassifier, ELMRegressor]
     return ELMClassifier._from_model(model)
 
 
-def load(path: Union[str, os.PathLike]) -> Union[ELMClassifier, ELMRegressor]:
-    """Load a model file written by ``Estimator.save``, the C++ ``ElmModel::save`` or the CLI.
+def load(path: Union[str, os.PathLike]) -> Union[ELMClassifier, ELMRegressor, MLPClassifier,
+                                                  QuantizedModel]:
+    """Load a model file written by ``save``, the C++ library or the CLI.
 
     Parameters
     ----------
     path : str or path-like
-        An elmq model file of kind 'elm'.
+        An elmq model file of kind 'elm', 'mlp', 'quantized-elm' or 'quantized-mlp'.
 
     Returns
     -------
-    ELMClassifier or ELMRegressor
-        A fitted estimator. Class labels are the int64 labels stored in the file.
+    ELMClassifier, ELMRegressor, MLPClassifier or QuantizedModel
+        A fitted estimator or quantized model. Class labels are the int64 labels
+        stored in the file.
 
     Raises
     ------
@@ -53,9 +56,15 @@ def load(path: Union[str, os.PathLike]) -> Union[ELMClassifier, ELMRegressor]:
     with open(os.fspath(path), "rb") as f:
         image = f.read()
     kind = _core.peek_file_kind(image)
-    if kind != _core.FileKind.ELM:
-        raise _core.FormatError(
-            f"elmq.load: {os.fspath(path)!r} holds a '{_core.file_kind_name(kind)}' model; "
-            "elmq.load reads 'elm' models"
-        )
-    return from_core_model(_core.ElmModel.from_bytes(image))
+    if kind == _core.FileKind.ELM:
+        return from_core_model(_core.ElmModel.from_bytes(image))
+    if kind == _core.FileKind.MLP:
+        return MLPClassifier._from_model(_core.Mlp.from_bytes(image))
+    if kind == _core.FileKind.QUANTIZED_ELM:
+        return QuantizedModel(_core.QuantizedElm.from_bytes(image))
+    if kind == _core.FileKind.QUANTIZED_MLP:
+        return QuantizedModel(_core.QuantizedMlp.from_bytes(image))
+    raise _core.FormatError(
+        f"elmq.load: {os.fspath(path)!r} holds a '{_core.file_kind_name(kind)}' model, which "
+        "elmq.load does not read (ELM and MLP models, FP32 or quantized)"
+    )

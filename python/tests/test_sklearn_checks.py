@@ -1,4 +1,4 @@
-"""scikit-learn's estimator checks on ELMClassifier and ELMRegressor.
+"""scikit-learn's estimator checks on ELMClassifier, ELMRegressor and MLPClassifier.
 
 Checks that cannot pass by design are listed, with the reason, in
 elmq.EXPECTED_FAILED_CHECKS and run as non-strict xfails.
@@ -18,6 +18,9 @@ ESTIMATORS = [
     elmq.ELMClassifier(hidden="30:tanh,10:rbf", weight_init="ternary", proba_temperature=1.0),
     elmq.ELMRegressor(n_hidden=100),
     elmq.ELMRegressor(n_hidden=40, activation="relu", alpha=0.1, weight_init="uniform", n_jobs=1),
+    # The checks' data sets have 20 to 300 rows: small batches and a larger step.
+    elmq.MLPClassifier(hidden_layer_sizes=(16,), epochs=20, batch_size=16, learning_rate_init=1e-2,
+                       validation_fraction=0.0, n_jobs=1),
 ]
 
 
