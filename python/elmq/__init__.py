@@ -20,6 +20,7 @@ from ._core import FormatError, NumericalError
 from ._datasets import dataset_names, load_dataset
 from ._estimators import DEFAULT_SEED, EXPECTED_FAILED_CHECKS, ELMClassifier, ELMRegressor
 from ._persistence import from_core_model, load
+from ._online import OnlineELMClassifier
 from ._quant import MLPClassifier, QuantizedModel, quant_formats, quantize
 
 __version__: str = _core.__version__
@@ -28,6 +29,7 @@ __all__ = [
     "ELMClassifier",
     "ELMRegressor",
     "MLPClassifier",
+    "OnlineELMClassifier",
     "quantize",
     "QuantizedModel",
     "quant_formats",

@@ -7,6 +7,7 @@ from typing import Union
 
 from . import _core
 from ._estimators import ELMClassifier, ELMRegressor
+from ._online import OnlineELMClassifier
 from ._quant import MLPClassifier, QuantizedModel
 
 __all__ = ["load", "from_core_model"]
@@ -32,17 +33,18 @@ def from_core_model(model: _core.ElmModel) -> Union[ELMClassifier, ELMRegressor]
 
 
 def load(path: Union[str, os.PathLike]) -> Union[ELMClassifier, ELMRegressor, MLPClassifier,
-                                                  QuantizedModel]:
+                                                  OnlineELMClassifier, QuantizedModel]:
     """Load a model file written by ``save``, the C++ library or the CLI.
 
     Parameters
     ----------
     path : str or path-like
-        An elmq model file of kind 'elm', 'mlp', 'quantized-elm' or 'quantized-mlp'.
+        An elmq model file of kind 'elm', 'online-elm', 'mlp', 'quantized-elm' or
+        'quantized-mlp'.
 
     Returns
     -------
-    ELMClassifier, ELMRegressor, MLPClassifier or QuantizedModel
+    ELMClassifier, ELMRegressor, OnlineELMClassifier, MLPClassifier or QuantizedModel
         A fitted estimator or quantized model. Class labels are the int64 labels
         stored in the file.
 
@@ -58,6 +60,8 @@ def load(path: Union[str, os.PathLike]) -> Union[ELMClassifier, ELMRegressor, ML
     kind = _core.peek_file_kind(image)
     if kind == _core.FileKind.ELM:
         return from_core_model(_core.ElmModel.from_bytes(image))
+    if kind == _core.FileKind.ONLINE_ELM:
+        return OnlineELMClassifier._from_model(_core.OnlineElm.from_bytes(image))
     if kind == _core.FileKind.MLP:
         return MLPClassifier._from_model(_core.Mlp.from_bytes(image))
     if kind == _core.FileKind.QUANTIZED_ELM:
@@ -66,5 +70,5 @@ def load(path: Union[str, os.PathLike]) -> Union[ELMClassifier, ELMRegressor, ML
         return QuantizedModel(_core.QuantizedMlp.from_bytes(image))
     raise _core.FormatError(
         f"elmq.load: {os.fspath(path)!r} holds a '{_core.file_kind_name(kind)}' model, which "
-        "elmq.load does not read (ELM and MLP models, FP32 or quantized)"
+        "elmq.load does not read"
     )

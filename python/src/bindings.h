@@ -10,6 +10,8 @@ namespace elmq::python {
 void bind_common(pybind11::module_& m);
 /// elm/: ElmConfig and its parts, ElmModel.
 void bind_elm(pybind11::module_& m);
+/// elm/online_elm.h: the online sequential ELM.
+void bind_online(pybind11::module_& m);
 /// quant/: quantized ELMs, the MLP and the quantized MLP.
 void bind_quant(pybind11::module_& m);
 /// elm/data: the dataset registry.

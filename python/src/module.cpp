@@ -38,6 +38,7 @@ PYBIND11_MODULE(_core, m) {
 
   elmq::python::bind_common(m);
   elmq::python::bind_elm(m);
+  elmq::python::bind_online(m);
   elmq::python::bind_quant(m);
   elmq::python::bind_data(m);
   elmq::python::bind_debug(m);
