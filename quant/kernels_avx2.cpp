@@ -512,6 +512,76 @@ void grouped_columns(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n, c
   for (; m < m1; ++m) grouped_tile<F, 1, C>(a, w, m, n, ds, ms, out);
 }
 
+// Single activation rows of asymmetric grouped formats: grouped_tile<F, 1, C>
+// without the up-front conversion of the scales and mins (which took ~45 % of
+// a batch-1 product: two scalar fp16 conversions per group and row, for one
+// use each). d and m are converted together from the block header where they
+// are used; the min term keeps grouped_tile's order (8 groups per FMA, masked
+// tail), so every output is bit-identical to it.
+template <class F, int C>
+void grouped_row_asym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
+  static_assert(F::kAsym && !F::kSigned, "asymmetric unsigned codes only");
+  using D = typename F::Dec;
+  constexpr i64 kBlock = F::kHeader + D::kBytes;
+  const i64 blocks = w.blocks_per_row;
+  const std::uint8_t* wr[C];
+  for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
+  const std::int8_t* ar = a.q + m * a.q_stride;
+  const float* gs = a.gsum + m * a.gsum_stride;
+  const __m256i ones = _mm256_set1_epi16(1);
+  [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
+  __m256 acc[C], cacc[C];
+  for (int c = 0; c < C; ++c) acc[c] = cacc[c] = _mm256_setzero_ps();
+  alignas(32) float mbuf[C][8];
+  for (i64 g0 = 0; g0 < blocks; g0 += 8) {
+    const i64 ge = imin(blocks, g0 + 8);
+    for (i64 g = g0; g < ge; ++g) {
+      if constexpr (kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
+      __m256i dot[C];
+      if constexpr (D::kNV == 1) {
+        const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk));
+        for (int c = 0; c < C; ++c) {
+          const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, 0);
+          dot[c] = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, av), ones);
+        }
+      } else {
+        __m256i s16[C];
+        for (int c = 0; c < C; ++c) s16[c] = _mm256_setzero_si256();
+        for (int v = 0; v < D::kNV; ++v) {
+          const __m256i av =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk + 32 * v));
+          for (int c = 0; c < C; ++c) {
+            const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, v);
+            s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(wv, av));
+          }
+        }
+        for (int c = 0; c < C; ++c) dot[c] = _mm256_madd_epi16(s16[c], ones);
+      }
+      for (int c = 0; c < C; ++c) {
+        std::int32_t hdr;
+        std::memcpy(&hdr, wr[c] + g * kBlock, 4);
+        const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(hdr));  // d, m
+        mbuf[c][g - g0] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_broadcastss_ps(dm), acc[c]);
+      }
+    }
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(ge - g0)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 av = _mm256_maskload_ps(gs + g0, mask);
+    for (int c = 0; c < C; ++c) {
+      cacc[c] = _mm256_fmadd_ps(av, _mm256_maskload_ps(mbuf[c], mask), cacc[c]);
+    }
+  }
+  float hs[C];
+  for (int c = 0; c < C; ++c) hs[c] = hsum_ps(acc[c]);
+  for (int c = 0; c < C; ++c) hs[c] += hsum_ps(cacc[c]);
+  const float za = static_cast<float>(a.zero);
+  for (int c = 0; c < C; ++c) {
+    const float bias = out.bias ? out.bias[n + c] : 0.0f;
+    out.y[m * out.y_stride + n + c] = a.scale[m] * (hs[c] + za * w.row_corr[n + c]) + bias;
+  }
+}
+
 // Each output is computed by the same sequence of operations whichever tile
 // covers it, so results do not depend on the blocking or the batch size.
 template <class F>
@@ -521,6 +591,14 @@ void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64
     // Fewer rows than a tile (single vectors): the wider single-row tile.
     if (m1 - m0 < F::kR) {
       constexpr int C1 = F::kC1;
+      if constexpr (F::kAsym) {
+        for (i64 m = m0; m < m1; ++m) {
+          i64 n = n0;
+          for (; n + C1 <= n1; n += C1) grouped_row_asym<F, C1>(a, w, m, n, out);
+          for (; n < n1; ++n) grouped_row_asym<F, 1>(a, w, m, n, out);
+        }
+        return;
+      }
       i64 n = n0;
       for (; n + C1 <= n1; n += C1) grouped_columns<F, C1>(a, w, m0, m1, n, out);
       for (; n < n1; ++n) grouped_columns<F, 1>(a, w, m0, m1, n, out);
