@@ -61,7 +61,13 @@ def load(path: Union[str, os.PathLike]) -> Union[ELMClassifier, ELMRegressor, ML
     if kind == _core.FileKind.ELM:
         return from_core_model(_core.ElmModel.from_bytes(image))
     if kind == _core.FileKind.ONLINE_ELM:
-        return OnlineELMClassifier._from_model(_core.OnlineElm.from_bytes(image))
+        online = _core.OnlineElm.from_bytes(image)
+        if online.task != _core.Task.CLASSIFICATION:
+            raise _core.FormatError(
+                f"elmq.load: {os.fspath(path)!r} holds an online {_core.task_name(online.task)} "
+                "model; OnlineELMClassifier is a classifier (use elmq._core.OnlineElm.load)"
+            )
+        return OnlineELMClassifier._from_model(online)
     if kind == _core.FileKind.MLP:
         return MLPClassifier._from_model(_core.Mlp.from_bytes(image))
     if kind == _core.FileKind.QUANTIZED_ELM:

@@ -90,7 +90,7 @@ class QuantizedModel:
     core_ : elmq._core.QuantizedElm or elmq._core.QuantizedMlp
     """
 
-    def __init__(self, core: Any, labels: Optional[_Labels] = None, y_ndim: int = 1,
+    def __init__(self, core: Any, labels: Optional[_Labels] = None, y_ndim: Optional[int] = None,
                  multilabel_dtype: Any = None):
         if not isinstance(core, (_core.QuantizedElm, _core.QuantizedMlp)):
             raise TypeError(f"QuantizedModel wraps a QuantizedElm or QuantizedMlp, got {type(core).__name__}")
@@ -102,7 +102,8 @@ class QuantizedModel:
         if labels is None and not self._regression:
             labels = _Labels(np.asarray(core.classes))
         self._labels = labels
-        self._y_ndim = y_ndim
+        # Regression outputs: 1-D for one output unless the estimator was fitted on a 2-D y.
+        self._y_ndim = y_ndim if y_ndim is not None else (1 if core.n_outputs == 1 else 2)
         self._multilabel_dtype = multilabel_dtype
         self.n_features_in_ = int(core.n_features)
         if labels is not None:

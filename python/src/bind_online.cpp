@@ -100,6 +100,7 @@ void bind_online(py::module_& m) {
            Release(), "Accuracy on int64 labels.")
       .def("to_elm_model", &OnlineElm::to_elm_model, Release(),
            "A batch ElmModel with the current beta (no training statistics).")
+      .def_property_readonly("task", &OnlineElm::task)
       .def_property_readonly("classes", &OnlineElm::classes, "Class labels (int64 copy).")
       .def_property_readonly("n_features", &OnlineElm::n_features)
       .def_property_readonly("n_hidden", &OnlineElm::n_hidden)

@@ -197,3 +197,17 @@ def test_mlp_rejects_bad_input(digits, mlp):
         mlp.predict(bad)
     with pytest.raises(ValueError):
         mlp.predict(Xte[:, :5])
+
+
+def test_multi_output_regression_file_keeps_its_shape(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(300, 4)).astype(np.float32)
+    Y = np.column_stack([X[:, 0] - X[:, 1], X[:, 2] * X[:, 3]])
+    reg = elmq.ELMRegressor(n_hidden=60, random_state=0, n_jobs=1).fit(X, Y)
+    q = elmq.quantize(reg, "int8", n_jobs=1)
+    assert q.predict(X).shape == (300, 2)
+    q.save(tmp_path / "r.elmq")
+    loaded = elmq.load(tmp_path / "r.elmq")
+    assert loaded.predict(X).shape == (300, 2)
+    np.testing.assert_array_equal(loaded.predict(X), q.predict(X))
+    assert loaded.score(X, Y) > 0.8
