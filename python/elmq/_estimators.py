@@ -131,7 +131,46 @@ def _check_sample_weight(sample_weight: Any, n_samples: int) -> Optional[np.ndar
     return sw
 
 
-class _BaseELM(BaseEstimator):
+class _PicklesModelImage:
+    """Pickles an estimator's C++ model (``self._model``) as its elmq file image.
+
+    Subclasses name the ``_core`` class that reads the image back
+    (``_core_model_type``); ``_model_image`` may add options (the ELM's
+    training statistics) and ``_after_unpickle`` restores runtime settings.
+    """
+
+    _core_model_type: Any = None
+
+    def _model_image(self, model: Any) -> bytes:
+        return model.to_bytes()
+
+    def _after_unpickle(self) -> None:
+        pass
+
+    def __getstate__(self) -> dict:
+        # object.__getstate__ returns the instance __dict__ itself: copy it.
+        state = dict(super().__getstate__())
+        model = state.pop("_model", None)
+        if model is not None:
+            state["_model_image"] = self._model_image(model)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        image = state.pop("_model_image", None)
+        if image is not None:
+            if not isinstance(image, bytes):
+                raise ValueError(
+                    f"{type(self).__name__}: pickled model image must be bytes, "
+                    f"got {type(image).__name__}"
+                )
+            state["_model"] = self._core_model_type.from_bytes(image)
+        super().__setstate__(state)
+        if "_model" in self.__dict__:
+            self._after_unpickle()
+
+
+class _BaseELM(_PicklesModelImage, BaseEstimator):
     """Shared parameters, configuration, persistence and prediction plumbing."""
 
 
@@ -266,30 +305,16 @@ class _BaseELM(BaseEstimator):
         return _NO_WEIGHTS if sw is None else sw
 
     # ------------------------------------------------------------ persistence
-    def __getstate__(self) -> dict:
-        # object.__getstate__ returns the instance __dict__ itself: copy it.
-        state = dict(super().__getstate__())
-        model = state.pop("_model", None)
-        if model is not None:
-            # The same bytes as the C++ save (FileKind 'elm'), with the training
-            # statistics when partial_fit can continue from them.
-            state["_model_image"] = model.to_bytes(model.has_training_state)
-        return state
+    _core_model_type = _core.ElmModel
 
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        image = state.pop("_model_image", None)
-        if image is not None:
-            if not isinstance(image, bytes):
-                raise ValueError(
-                    f"{type(self).__name__}: pickled model image must be bytes, "
-                    f"got {type(image).__name__}"
-                )
-            state["_model"] = _core.ElmModel.from_bytes(image)
-        super().__setstate__(state)
-        if "_model" in self.__dict__:
-            # Threads are a runtime setting, not part of the file: apply n_jobs.
-            self._model.set_threads(_resolve_n_jobs(self.__dict__.get("n_jobs")))
+    def _model_image(self, model: _core.ElmModel) -> bytes:
+        # The same bytes as the C++ save (FileKind 'elm'), with the training
+        # statistics when partial_fit can continue from them.
+        return model.to_bytes(model.has_training_state)
+
+    def _after_unpickle(self) -> None:
+        # Threads are a runtime setting, not part of the file: apply n_jobs.
+        self._model.set_threads(_resolve_n_jobs(self.__dict__.get("n_jobs")))
 
     def set_params(self, **params: Any):
         """Set the parameters; a new ``n_jobs`` also applies to an already fitted model."""

@@ -25,12 +25,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from . import _core
-from ._estimators import ELMClassifier, _check_sample_weight
+from ._estimators import ELMClassifier, _PicklesModelImage, _check_sample_weight
 
 __all__ = ["OnlineELMClassifier"]
 
 
-class OnlineELMClassifier(ClassifierMixin, BaseEstimator):
+class OnlineELMClassifier(ClassifierMixin, _PicklesModelImage, BaseEstimator):
     """Online sequential ELM classifier (OS-ELM) with a scikit-learn ``partial_fit``.
 
     Parameters
@@ -197,21 +197,7 @@ class OnlineELMClassifier(ClassifierMixin, BaseEstimator):
         """Write the whole online state (kind 'online-elm'); ``elmq.load`` resumes it."""
         self._fitted_model().save(os.fspath(path))
 
-    def __getstate__(self) -> dict:
-        state = dict(super().__getstate__())
-        model = state.pop("_model", None)
-        if model is not None:
-            state["_model_image"] = model.to_bytes()
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        image = state.pop("_model_image", None)
-        if image is not None:
-            if not isinstance(image, bytes):
-                raise ValueError("OnlineELMClassifier: pickled model image must be bytes")
-            state["_model"] = _core.OnlineElm.from_bytes(image)
-        super().__setstate__(state)
+    _core_model_type = _core.OnlineElm
 
     @classmethod
     def _from_model(cls, model: Any) -> "OnlineELMClassifier":

@@ -30,6 +30,7 @@ from ._estimators import (
     ELMClassifier,
     ELMRegressor,
     _as_float32_c,
+    _PicklesModelImage,
     _check_sample_weight,
     _core_label_map,
     _resolve_n_jobs,
@@ -58,8 +59,8 @@ class _Labels:
     def from_core(self, labels: np.ndarray) -> np.ndarray:
         if self.codes:
             return self.classes[labels]
-        idx = np.searchsorted(self.core, labels)
-        return self.classes[np.minimum(idx, len(self.classes) - 1)]
+        dtype = self.classes.dtype  # integer labels are the C++ labels themselves
+        return labels if labels.dtype == dtype else labels.astype(dtype)
 
 
 def _x(X: Any, n_features: int, where: str) -> np.ndarray:
@@ -186,13 +187,6 @@ class QuantizedModel:
         self.__dict__.update(state)
 
 
-def _elm_labels(est: ELMClassifier) -> _Labels:
-    """The label mapping an ELMClassifier fitted with (see ELMClassifier._fit_classes)."""
-    labels = _Labels.__new__(_Labels)
-    labels.classes, labels.core, labels.codes = est.classes_, est._core_classes, est._label_codes
-    return labels
-
-
 def _check_name(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"quantize: {name} must be a string, got {type(value).__name__}")
@@ -295,7 +289,8 @@ def quantize(estimator: Any, format: str = "int8", *, method: str = "rtn",
         elif multilabel:
             kwargs["targets"] = _as_float32_c(y)
         else:
-            kwargs["labels"] = _elm_labels(estimator).to_core(column_or_1d(y), "quantize")
+            # ELMClassifier maps its classes_ the same way (_core_label_map).
+            kwargs["labels"] = _Labels(estimator.classes_).to_core(column_or_1d(y), "quantize")
     elif sample_weight is not None:
         raise ValueError("quantize: sample_weight goes with X and y")
     core = _core.quantize_elm(model, format, method, w_format, activations, inputs,
@@ -303,11 +298,11 @@ def quantize(estimator: Any, format: str = "int8", *, method: str = "rtn",
     core.set_threads(threads)
     if regression:
         return QuantizedModel(core, None, y_ndim=estimator._y_ndim)
-    return QuantizedModel(core, _elm_labels(estimator),
+    return QuantizedModel(core, _Labels(estimator.classes_),
                           multilabel_dtype=estimator.__dict__.get("_y_dtype") if multilabel else None)
 
 
-class MLPClassifier(ClassifierMixin, BaseEstimator):
+class MLPClassifier(ClassifierMixin, _PicklesModelImage, BaseEstimator):
     """The deep baseline: a ReLU MLP trained by backprop in C++ (softmax cross-entropy).
 
     Mini-batch Adam (or SGD with momentum), He initialisation, min-max input
@@ -433,23 +428,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """Write the model file (kind 'mlp'; labels stored as int64, see QuantizedModel.save)."""
         self._fitted_model().save(os.fspath(path))
 
-    def __getstate__(self) -> dict:
-        state = dict(super().__getstate__())
-        model = state.pop("_model", None)
-        if model is not None:
-            state["_model_image"] = model.to_bytes()
-        return state
+    _core_model_type = _core.Mlp
 
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        image = state.pop("_model_image", None)
-        if image is not None:
-            if not isinstance(image, bytes):
-                raise ValueError("MLPClassifier: pickled model image must be bytes")
-            state["_model"] = _core.Mlp.from_bytes(image)
-        super().__setstate__(state)
-        if "_model" in self.__dict__:
-            self._model.set_threads(_resolve_n_jobs(self.__dict__.get("n_jobs")))
+    def _after_unpickle(self) -> None:
+        self._model.set_threads(_resolve_n_jobs(self.__dict__.get("n_jobs")))
 
     @classmethod
     def _from_model(cls, model: Any) -> "MLPClassifier":

@@ -5,11 +5,11 @@
 #include <pybind11/stl.h>
 
 #include <string>
-#include <string_view>
 
 #include "elm/common/matrix.h"
 #include "elm/elm_model.h"
 #include "elm/online_elm.h"
+#include "python/src/bind_files.h"
 #include "python/src/bindings.h"
 
 namespace py = pybind11;
@@ -123,32 +123,9 @@ void bind_online(py::module_& m) {
                              })
       .def_property_readonly("keep_statistics", [](const OnlineElm& self) {
         return self.online_config().keep_statistics;
-      })
-      .def(
-          "to_bytes",
-          [](const OnlineElm& self) {
-            std::string image;
-            {
-              py::gil_scoped_release release;
-              image = self.to_bytes();
-            }
-            return py::bytes(image);
-          },
-          "The whole state as an elmq file image (kind 'online-elm').")
-      .def_static(
-          "from_bytes",
-          [](const py::bytes& image) {
-            const std::string_view view = static_cast<std::string_view>(image);
-            py::gil_scoped_release release;
-            return OnlineElm::from_bytes(view);
-          },
-          py::arg("image"), "Reads a file image; raises FormatError (a ValueError) if invalid.")
-      .def("save", &OnlineElm::save, py::arg("path"), Release())
-      .def_static("load", &OnlineElm::load, py::arg("path"), Release())
-      .def(py::pickle([](const OnlineElm& self) { return py::bytes(self.to_bytes()); },
-                      [](const py::bytes& image) {
-                        return OnlineElm::from_bytes(static_cast<std::string_view>(image));
-                      }));
+      });
+  // The whole state, so that from_bytes -> learn equals never stopping.
+  bind_files(cls, "online-elm");
 }
 
 }  // namespace elmq::python

@@ -9,12 +9,12 @@
 #include <cmath>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "elm/common/errors.h"
 #include "elm/common/matrix.h"
 #include "elm/elm_model.h"
+#include "python/src/bind_files.h"
 #include "python/src/bindings.h"
 #include "quant/elm/quantize_elm.h"
 #include "quant/elm/quantized_elm.h"
@@ -29,8 +29,6 @@ namespace elmq::python {
 namespace {
 
 using Release = py::call_guard<py::gil_scoped_release>;
-
-std::string_view bytes_view(const py::bytes& b) { return static_cast<std::string_view>(b); }
 
 // NaN (unknown) -> None, for the info dictionaries.
 py::object maybe(double v) { return std::isnan(v) ? py::none() : py::cast(v); }
@@ -73,37 +71,6 @@ py::dict mlp_info(const QuantizedMlp& m) {
   d["bytes"] = m.bytes();
   d["bits_per_weight"] = m.bits_per_weight();
   return d;
-}
-
-// Shared by the four model classes: files, pickling (the file image, as for ElmModel).
-template <class Cls>
-void bind_files(Cls& cls, const char* kind) {
-  using M = typename Cls::type;
-  cls.def(
-         "to_bytes",
-         [](const M& self) {
-           std::string image;
-           {
-             py::gil_scoped_release release;
-             image = self.to_bytes();
-           }
-           return py::bytes(image);
-         },
-         (std::string("The model as an elmq file image (kind '") + kind + "').").c_str())
-      .def_static(
-          "from_bytes",
-          [](const py::bytes& image) {
-            const std::string_view view = bytes_view(image);
-            py::gil_scoped_release release;
-            return M::from_bytes(view);
-          },
-          py::arg("image"), "Reads a file image; raises FormatError (a ValueError) if invalid.")
-      .def("save", &M::save, py::arg("path"), Release(),
-           "Writes the model file; raises OSError if it cannot.")
-      .def_static("load", &M::load, py::arg("path"), Release(),
-                  "Reads a model file; OSError if unreadable, FormatError if invalid.")
-      .def(py::pickle([](const M& self) { return py::bytes(self.to_bytes()); },
-                      [](const py::bytes& image) { return M::from_bytes(bytes_view(image)); }));
 }
 
 // Shared prediction methods (classification).
