@@ -11,16 +11,15 @@
 #include "elm/common/errors.h"
 #include "elm/common/parallel.h"
 #include "elm/common/serialize.h"
+#include "elm/packed_sym.h"
 
 namespace elmq {
 
 namespace {
 
 constexpr std::uint32_t kOnlineFileVersion = 1;
-// P and G are stored as their upper triangle in blocks of kTile rows; each
-// block-row starts at a column that is a multiple of kTile, so it is a dense
-// kTile x (Lp - start) matrix whose rows are aligned for SIMD loads.
-constexpr Index kTile = 8;
+// P and G are stored as their upper triangle in 8 x 8 tiles (elm/packed_sym.h).
+constexpr Index kTile = detail::kSymTile;
 // Queued rank-1 corrections are applied to P when this many are waiting: the
 // stored triangle is then written once per kQueueFlush samples, while the
 // per-sample cost of the queue (2 * count * L multiply-adds) stays well below
@@ -32,7 +31,6 @@ constexpr Index kStatsRows = 64;                   // hidden rows buffered befor
 // so the single-row paths never reach the heap.
 constexpr Index kColChunk = 128;
 constexpr Index kMaxBlockRows = 64;
-constexpr Index kPanel = 64;  // rows per GEMM in rank updates of the packed triangle
 constexpr std::int64_t kDefaultResolvePeriod = 1'000'000;
 // A downdate pivot 1 - w h^T P h below this (for float32 state; the square
 // for float64) loses too many digits in the recursion: with statistics the
@@ -40,174 +38,12 @@ constexpr std::int64_t kDefaultResolvePeriod = 1'000'000;
 constexpr double kMinPivotF32 = 1e-3;
 constexpr double kMinPivotF64 = 1e-6;
 
-Index block_offset(Index b, Index lp) { return kTile * b * lp - kTile * kTile * b * (b - 1) / 2; }
-Index packed_size(Index lp) { return block_offset(lp / kTile, lp); }
+Index packed_size(Index lp) { return detail::packed_sym_size(lp); }
 
 template <typename T>
-using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowMat = detail::SymRowMat<T>;
 template <typename T>
 using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
-template <typename T>
-using BlockMap = Eigen::Map<RowMat<T>, Eigen::Aligned16>;
-template <typename T>
-using ConstBlockMap = Eigen::Map<const RowMat<T>, Eigen::Aligned16>;
-
-// Copies the upper triangle of the 8x8 diagonal block to its lower triangle:
-// a GEMM may round (i, j) and (j, i) differently, symmetry must stay exact.
-template <typename T>
-void symmetrize_diagonal(T* blk, Index row_len) {
-  for (Index r = 1; r < kTile; ++r)
-    for (Index s = 0; s < r; ++s) blk[r * row_len + s] = blk[s * row_len + r];
-}
-
-// Packed symmetric L x L (padded to Lp) <-> dense.
-template <typename T>
-void pack_dense(const RowMatrixXd& dense, Index lp, Vec<T>& packed) {
-  const Index L = dense.rows();
-  packed.setZero(packed_size(lp));
-  for (Index b = 0; b < lp / kTile; ++b) {
-    const Index n = lp - kTile * b;
-    T* blk = packed.data() + block_offset(b, lp);
-    for (Index r = 0; r < kTile; ++r) {
-      const Index i = kTile * b + r;
-      if (i >= L) break;
-      for (Index j = kTile * b; j < L; ++j)
-        blk[r * n + (j - kTile * b)] = static_cast<T>(dense(i, j));
-    }
-    symmetrize_diagonal(blk, n);
-  }
-}
-
-template <typename T>
-RowMatrixXd unpack_dense(const T* packed, Index L, Index lp) {
-  RowMatrixXd dense = RowMatrixXd::Zero(lp, lp);
-  for (Index b = 0; b < lp / kTile; ++b) {
-    const Index n = lp - kTile * b;
-    const T* blk = packed + block_offset(b, lp);
-    for (Index r = 0; r < kTile; ++r) {
-      const Index i = kTile * b + r;
-      for (Index j = kTile * b; j < lp; ++j) {
-        dense(i, j) = static_cast<double>(blk[r * n + (j - kTile * b)]);
-        dense(j, i) = dense(i, j);
-      }
-    }
-  }
-  return dense.topLeftCorner(L, L);
-}
-
-// y += Q x for the packed symmetric Q (Lp x Lp) in one pass over the stored
-// triangle: every loaded element serves both the row's dot product and,
-// right of the diagonal block, the transposed row's axpy, so the triangle is
-// read once from memory (the single-sample update is bound by that read).
-// Four rows at a time keep the accumulators, the broadcast x and the y chunk
-// in registers. Eigen's packet primitives give the SIMD width (scalar
-// fallback included); the two-product path below is its reference.
-template <typename T>
-void packed_symv_ref(const T* packed, Index lp, const T* x, T* y) {
-  using Row8 = Eigen::Matrix<T, kTile, Eigen::Dynamic, Eigen::RowMajor>;
-  Eigen::Map<Vec<T>> yv(y, lp);
-  Eigen::Map<const Vec<T>> xv(x, lp);
-  for (Index b = 0; b < lp / kTile; ++b) {
-    const Index c0 = kTile * b, n = lp - c0;
-    Eigen::Map<const Row8> blk(packed + block_offset(b, lp), kTile, n);
-    yv.template segment<kTile>(c0).noalias() += blk * xv.segment(c0, n);
-    if (n > kTile) {
-      yv.segment(c0 + kTile, n - kTile).noalias() +=
-          blk.rightCols(n - kTile).transpose() * xv.template segment<kTile>(c0);
-    }
-  }
-}
-
-template <typename T>
-void packed_symv(const T* packed, Index lp, const T* x, T* y) {
-  using P = typename Eigen::internal::packet_traits<T>::type;
-  constexpr Index W = Eigen::internal::packet_traits<T>::size;
-  if constexpr (W > kTile || kTile % W != 0) {
-    packed_symv_ref(packed, lp, x, y);
-  } else {
-    using Eigen::internal::ploadu;
-    using Eigen::internal::pmadd;
-    using Eigen::internal::pset1;
-    using Eigen::internal::pstoreu;
-    for (Index b = 0; b < lp / kTile; ++b) {
-      const Index c0 = kTile * b, n = lp - c0;
-      const T* blk = packed + block_offset(b, lp);
-      const T* xb = x + c0;
-      T* yb = y + c0;
-      T dots[kTile];
-      for (Index h = 0; h < kTile; h += 4) {
-        const T* r0 = blk + h * n;
-        const T* r1 = r0 + n;
-        const T* r2 = r1 + n;
-        const T* r3 = r2 + n;
-        const P x0 = pset1<P>(xb[h]), x1 = pset1<P>(xb[h + 1]);
-        const P x2 = pset1<P>(xb[h + 2]), x3 = pset1<P>(xb[h + 3]);
-        P a0 = pset1<P>(T(0)), a1 = a0, a2 = a0, a3 = a0;
-        // The diagonal block is stored whole: dot products only.
-        for (Index j = 0; j < kTile; j += W) {
-          const P xv = ploadu<P>(xb + j);
-          a0 = pmadd(ploadu<P>(r0 + j), xv, a0);
-          a1 = pmadd(ploadu<P>(r1 + j), xv, a1);
-          a2 = pmadd(ploadu<P>(r2 + j), xv, a2);
-          a3 = pmadd(ploadu<P>(r3 + j), xv, a3);
-        }
-        for (Index j = kTile; j < n; j += W) {
-          const P xv = ploadu<P>(xb + j);
-          P yv = ploadu<P>(yb + j);
-          const P v0 = ploadu<P>(r0 + j), v1 = ploadu<P>(r1 + j);
-          const P v2 = ploadu<P>(r2 + j), v3 = ploadu<P>(r3 + j);
-          a0 = pmadd(v0, xv, a0);
-          a1 = pmadd(v1, xv, a1);
-          a2 = pmadd(v2, xv, a2);
-          a3 = pmadd(v3, xv, a3);
-          yv = pmadd(v0, x0, yv);
-          yv = pmadd(v1, x1, yv);
-          yv = pmadd(v2, x2, yv);
-          yv = pmadd(v3, x3, yv);
-          pstoreu(yb + j, yv);
-        }
-        dots[h] = Eigen::internal::predux(a0);
-        dots[h + 1] = Eigen::internal::predux(a1);
-        dots[h + 2] = Eigen::internal::predux(a2);
-        dots[h + 3] = Eigen::internal::predux(a3);
-      }
-      for (Index r = 0; r < kTile; ++r) yb[r] += dots[r];
-    }
-  }
-}
-
-// packed = alpha * packed + A^T B on the stored blocks, for A, B: m x Lp (A:
-// the rows already multiplied by their coefficients). Rows go in panels of
-// 64, so each GEMM is 64 x m x 128 (8-row GEMMs spend their time packing
-// operands); the few products left of a block-row's first stored column
-// (inside the panel's diagonal part) are computed and dropped.
-template <typename T>
-void packed_rank_update(T* packed, Index lp, double alpha, const RowMat<T>& a, const RowMat<T>& b,
-                        Index m, RowMat<T>& tmp) {
-  for (Index r0 = 0; r0 < lp; r0 += kPanel) {
-    const Index pr = std::min(kPanel, lp - r0);
-    for (Index j0 = r0; j0 < lp; j0 += kColChunk) {
-      const Index w = std::min(kColChunk, lp - j0);
-      if (m > 0) {
-        tmp.topLeftCorner(pr, w).noalias() =
-            a.block(0, r0, m, pr).transpose() * b.block(0, j0, m, w);
-      }
-      for (Index bb = r0 / kTile; bb < (r0 + pr) / kTile; ++bb) {
-        const Index c0 = kTile * bb, n = lp - c0;
-        const Index first = std::max(j0, c0);
-        if (first >= j0 + w) continue;
-        const Index cols = j0 + w - first;
-        BlockMap<T> blk(packed + block_offset(bb, lp), kTile, n);
-        auto dst = blk.middleCols(first - c0, cols);
-        if (alpha != 1.0) dst *= static_cast<T>(alpha);
-        if (m > 0) dst += tmp.block(c0 - r0, first - j0, kTile, cols);
-      }
-    }
-    for (Index bb = r0 / kTile; bb < (r0 + pr) / kTile; ++bb) {
-      symmetrize_diagonal(packed + block_offset(bb, lp), lp - kTile * bb);
-    }
-  }
-}
 
 }  // namespace
 
@@ -336,8 +172,8 @@ class PackedState final : public detail::OnlineState {
         q_(Vec<T>::Zero(lp)),
         hx_(Vec<T>::Zero(lp)),
         d_(Vec<T>::Zero(kQueueCapacity)),
-        scaled_(RowMat<T>::Zero(kQueueCapacity, lp)),
-        tmp_(RowMat<T>::Zero(kPanel, kColChunk)) {}
+        coef_(Vec<T>::Zero(kQueueCapacity)),
+        tmp_(RowMat<T>::Zero(lp / kTile, kTile * kQueueCapacity)) {}
 
   std::unique_ptr<detail::OnlineState> clone() const override {
     return std::make_unique<PackedState<T>>(*this);
@@ -347,14 +183,14 @@ class PackedState final : public detail::OnlineState {
   }
 
   void set_dense(const RowMatrixXd& dense) override {
-    pack_dense<T>(dense, lp_, p_);
+    detail::packed_sym_from_dense<T>(dense, lp_, p_.data());
     m_ = 0;
     c_ = 1.0;
     dense_valid_ = false;
   }
 
   RowMatrixXd dense() const override {
-    RowMatrixXd d = unpack_dense(p_.data(), L_, lp_);
+    RowMatrixXd d = detail::packed_sym_to_dense(p_.data(), L_, lp_);
     if (m_ > 0) {
       const RowMatrixXd v = queue_.topRows(m_).leftCols(L_).template cast<double>();
       d.noalias() += v.transpose() * sign_.head(m_).asDiagonal() * v;
@@ -365,7 +201,7 @@ class PackedState final : public detail::OnlineState {
   double apply(const float* h) override {
     hx_ = Eigen::Map<const VectorXf>(h, lp_).template cast<T>();
     q_.setZero();
-    packed_symv(p_.data(), lp_, hx_.data(), q_.data());
+    detail::packed_sym_symv(p_.data(), lp_, hx_.data(), q_.data());
     if (m_ > 0) {
       d_.head(m_).noalias() = queue_.topRows(m_) * hx_;
       for (Index j = 0; j < m_; ++j) d_[j] *= static_cast<T>(sign_[j]);
@@ -417,8 +253,9 @@ class PackedState final : public detail::OnlineState {
   void flush() override {
     dense_valid_ = false;
     if (m_ == 0 && c_ == 1.0) return;
-    for (Index j = 0; j < m_; ++j) scaled_.row(j) = queue_.row(j) * static_cast<T>(c_ * sign_[j]);
-    packed_rank_update<T>(p_.data(), lp_, c_, scaled_, queue_, m_, tmp_);
+    for (Index j = 0; j < m_; ++j) coef_[j] = static_cast<T>(c_ * sign_[j]);
+    detail::packed_sym_rank_update<T, T>(p_.data(), lp_, c_, queue_.data(), lp_, coef_.data(), m_,
+                                         tmp_);
     m_ = 0;
     c_ = 1.0;
   }
@@ -428,11 +265,7 @@ class PackedState final : public detail::OnlineState {
 
   // dense_ (Lp x Lp, upper triangle used) = P_base + sum sign_j v_j v_j^T.
   void materialize_dense() {
-    if (dense_.rows() != lp_) dense_.resize(lp_, lp_);
-    for (Index b = 0; b < lp_ / kTile; ++b) {
-      const Index c0 = kTile * b, n = lp_ - c0;
-      dense_.block(c0, c0, kTile, n) = ConstBlockMap<T>(p_.data() + block_offset(b, lp_), kTile, n);
-    }
+    detail::packed_sym_to_upper(p_.data(), lp_, dense_);
     if (m_ > 0) {
       RowMat<T> signed_rows = queue_.topRows(m_);
       for (Index j = 0; j < m_; ++j) signed_rows.row(j) *= static_cast<T>(sign_[j]);
@@ -444,12 +277,7 @@ class PackedState final : public detail::OnlineState {
 
   // P_base = c * dense, queue emptied, c = 1.
   void pack_from_dense() {
-    for (Index b = 0; b < lp_ / kTile; ++b) {
-      const Index c0 = kTile * b, n = lp_ - c0;
-      BlockMap<T> blk(p_.data() + block_offset(b, lp_), kTile, n);
-      blk = dense_.block(c0, c0, kTile, n) * static_cast<T>(c_);
-      symmetrize_diagonal(blk.data(), n);
-    }
+    detail::packed_sym_from_upper(dense_, static_cast<T>(c_), lp_, p_.data());
     m_ = 0;
     c_ = 1.0;
     dense_valid_ = false;
@@ -460,11 +288,13 @@ class PackedState final : public detail::OnlineState {
   void save(RecordWriter& w) const override {
     w.put_u64(kTagPPrec, static_cast<std::uint64_t>(precision()));
     const RowMat<T> q = queue_.topRows(m_);
+    // Files keep the row-block layout of file version 1 (elm/packed_sym.h).
+    const std::vector<T> base = detail::packed_sym_to_row_blocks(p_.data(), lp_);
     if constexpr (std::is_same_v<T, float>) {
-      w.put_f32_array(kTagPBase, p_.data(), static_cast<std::size_t>(p_.size()));
+      w.put_f32_array(kTagPBase, base.data(), base.size());
       w.put_f32_array(kTagPQueue, q.data(), static_cast<std::size_t>(q.size()));
     } else {
-      w.put_f64_array(kTagPBase, p_.data(), static_cast<std::size_t>(p_.size()));
+      w.put_f64_array(kTagPBase, base.data(), base.size());
       w.put_f64_array(kTagPQueue, q.data(), static_cast<std::size_t>(q.size()));
     }
     w.put_f64_array(kTagPSign, sign_.data(), static_cast<std::size_t>(m_));
@@ -491,7 +321,7 @@ class PackedState final : public detail::OnlineState {
       r.fail("inverse-Gram state has the wrong size for the hidden layer");
     }
     if (!(std::isfinite(c) && c > 0.0)) r.fail("inverse-Gram multiplier is not a positive number");
-    p_ = Eigen::Map<const Vec<T>>(base.data(), p_.size());
+    detail::packed_sym_from_row_blocks(base.data(), lp_, p_.data());
     for (Index j = 0; j < m; ++j) {
       if (sign[static_cast<std::size_t>(j)] != 1.0 && sign[static_cast<std::size_t>(j)] != -1.0)
         r.fail("queued correction has a sign other than +-1");
@@ -512,7 +342,8 @@ class PackedState final : public detail::OnlineState {
   Index m_ = 0;
   double c_ = 1.0;
   Vec<T> q_, hx_, d_;
-  RowMat<T> scaled_, tmp_;  // flush scratch
+  Vec<T> coef_;    // flush scratch: c * sign
+  RowMat<T> tmp_;  // flush scratch: the queue regrouped by columns
   // Scratch of the block path: Q as a dense upper triangle (not saved).
   RowMat<T> dense_;
   bool dense_valid_ = false;
@@ -606,7 +437,6 @@ OnlineElm::OnlineElm(const OnlineElm& o)
       since_resolve_(o.since_resolve_),
       resolve_period_(o.resolve_period_),
       ws_(o.ws_),
-      hd_(o.hd_),
       err_(o.err_),
       t_row_(o.t_row_),
       scratch_(o.scratch_) {}
@@ -633,7 +463,6 @@ void OnlineElm::init_common(const OnlineConfig& online, Task task, Index n_outpu
   state_ = make_state(online_.precision, L_, Lp_);
   beta_ = RowMatrixXd::Zero(L_, n_outputs);
   beta_f_ = RowMatrixXf::Zero(L_, n_outputs);
-  hd_ = VectorXd::Zero(Lp_);
   err_ = VectorXd::Zero(n_outputs);
   t_row_ = VectorXf::Zero(n_outputs);
   scratch_.q = VectorXd::Zero(Lp_);
@@ -644,11 +473,10 @@ void OnlineElm::init_common(const OnlineConfig& online, Task task, Index n_outpu
     stats_t_ = RowMatrixXf::Zero(kStatsRows, n_outputs);
     stats_coef_ = VectorXd::Zero(kStatsRows);
     stats_decay_ = VectorXd::Zero(kStatsRows);
-    scratch_.hs = RowMatrixXd::Zero(kStatsRows, Lp_);
+    scratch_.tmp = RowMatrixXd::Zero(Lp_ / kTile, kTile * kStatsRows);
     scratch_.hd = RowMatrixXd::Zero(kStatsRows, Lp_);
     scratch_.td = RowMatrixXd::Zero(kStatsRows, n_outputs);
     scratch_.coef = VectorXd::Zero(kStatsRows);
-    scratch_.tmp = RowMatrixXd::Zero(kPanel, kColChunk);
   }
 }
 
@@ -676,15 +504,7 @@ void OnlineElm::init_prior(const RowMatrixXd* gram, const RowMatrixXd& hty) {
   }
   if (online_.keep_statistics) {
     hty_ = hty;
-    if (gram != nullptr) {
-      RowMatrixXd g(Lp_, Lp_);
-      g.setZero();
-      g.topLeftCorner(L_, L_) = *gram;
-      Eigen::Map<Vec<double>> gp(gram_packed_.data(), static_cast<Index>(gram_packed_.size()));
-      Vec<double> packed;
-      pack_dense<double>(*gram, Lp_, packed);
-      gp = packed;
-    }
+    if (gram != nullptr) detail::packed_sym_from_dense(*gram, Lp_, gram_packed_.data());
   }
   sync_beta_f32();
 }
@@ -852,21 +672,20 @@ void OnlineElm::stats_fold() {
   }
   // Double products: the statistics are the exact anchor of the re-solve, so
   // they must be more accurate than the float32 recursion they correct.
+  // G = decay * G + sum_i a_i h_i h_i^T (float h, exact in double).
+  detail::packed_sym_rank_update<double, float>(gram_packed_.data(), Lp_, decay, stats_h_.data(),
+                                                Lp_, scratch_.coef.data(), m, scratch_.tmp);
   const Index C = n_outputs();
-  for (Index i = 0; i < m; ++i) {
-    scratch_.hd.row(i) = stats_h_.row(i).cast<double>();
-    scratch_.hs.row(i) = scratch_.hd.row(i) * scratch_.coef[i];
-    scratch_.td.row(i) = stats_t_.row(i).cast<double>();
-  }
-  // G = decay * G + sum_i a_i h_i h_i^T.
-  packed_rank_update<double>(gram_packed_.data(), Lp_, decay, scratch_.hs, scratch_.hd, m,
-                             scratch_.tmp);
   if (C > 0) {
+    // B = decay * B + H^T (a .* T).
+    for (Index i = 0; i < m; ++i)
+      scratch_.td.row(i) = stats_t_.row(i).cast<double>() * scratch_.coef[i];
+    scratch_.hd.topRows(m) = stats_h_.topRows(m).cast<double>();
     if (decay != 1.0) hty_ *= decay;
     for (Index r0 = 0; r0 < L_; r0 += kColChunk) {
       const Index w = std::min(kColChunk, L_ - r0);
       hty_.middleRows(r0, w).noalias() +=
-          scratch_.hs.block(0, r0, m, w).transpose() * scratch_.td.topRows(m);
+          scratch_.hd.block(0, r0, m, w).transpose() * scratch_.td.topRows(m);
     }
   }
   stats_rows_ = 0;
@@ -876,7 +695,7 @@ void OnlineElm::stats_dense(RowMatrixXd* g, RowMatrixXd* b) const {
   // The folded statistics plus the buffered rows, weighted as stats_fold does.
   double total_decay = 1.0;
   for (Index i = 0; i < stats_rows_; ++i) total_decay *= stats_decay_[i];
-  if (g != nullptr) *g = total_decay * unpack_dense(gram_packed_.data(), L_, Lp_);
+  if (g != nullptr) *g = total_decay * detail::packed_sym_to_dense(gram_packed_.data(), L_, Lp_);
   if (b != nullptr) *b = total_decay * hty_;
   double decay = 1.0;
   for (Index i = stats_rows_ - 1; i >= 0; --i) {
@@ -930,7 +749,7 @@ void OnlineElm::resolve_exact(const RowMatrixXf* rm_h, const RowMatrixXf* rm_t,
 void OnlineElm::resolve_folded(const RowMatrixXf* rm_h, const RowMatrixXf* rm_t,
                                const VectorXd* rm_w) {
   stats_fold();
-  RowMatrixXd g = unpack_dense(gram_packed_.data(), L_, Lp_);
+  RowMatrixXd g = detail::packed_sym_to_dense(gram_packed_.data(), L_, Lp_);
   RowMatrixXd b = hty_;
   if (rm_h != nullptr) {
     const RowMatrixXd h = rm_h->leftCols(L_).cast<double>();
@@ -954,9 +773,7 @@ void OnlineElm::resolve_folded(const RowMatrixXf* rm_h, const RowMatrixXf* rm_t,
   }
   // Commit (nothing above changed the model's value).
   if (rm_h != nullptr) {
-    Vec<double> packed;
-    pack_dense<double>(g, Lp_, packed);
-    std::copy(packed.data(), packed.data() + packed.size(), gram_packed_.begin());
+    detail::packed_sym_from_dense(g, Lp_, gram_packed_.data());
     hty_ = b;
   }
   state_->set_dense(0.5 * (p + p.transpose()));
@@ -1011,17 +828,30 @@ void OnlineElm::update_row(const float* h, const float* t, double weight, bool u
                 "definite (1/w + h^T P h = ",
                 s, ")"));
   }
-  for (Index i = 0; i < L_; ++i) hd_[i] = static_cast<double>(h[i]);
-  // e = t - beta^T h; beta += (c / s) q e^T.
-  err_.noalias() = beta_.transpose() * hd_.head(L_);
-  for (Index j = 0; j < C; ++j) err_[j] = static_cast<double>(t[j]) - err_[j];
-  err_ *= c / s;
+  // e = t - beta^T h, then beta += (c / s) q e^T and its float copy in the
+  // same pass (plain loops: C is small, a BLAS call per product cost more).
+  double* e = err_.data();
+  std::fill(e, e + C, 0.0);
+  const double* brow = beta_.data();
+  for (Index i = 0; i < L_; ++i, brow += C) {
+    const double hi = static_cast<double>(h[i]);
+    for (Index j = 0; j < C; ++j) e[j] += brow[j] * hi;
+  }
+  const double scale = c / s;
+  for (Index j = 0; j < C; ++j) e[j] = (static_cast<double>(t[j]) - e[j]) * scale;
   state_->q_to(scratch_.q);
-  beta_.noalias() += scratch_.q.head(L_) * err_.transpose();
+  double* b = beta_.data();
+  float* bf = beta_f_.data();
+  for (Index i = 0; i < L_; ++i, b += C, bf += C) {
+    const double qi = scratch_.q[i];
+    for (Index j = 0; j < C; ++j) {
+      b[j] += qi * e[j];
+      bf[j] = static_cast<float>(b[j]);
+    }
+  }
   // P <- (P - u u^T / s) / rho with u = c q.
   state_->enqueue_q(std::sqrt(c / std::abs(s)), s > 0.0 ? -1.0 : 1.0);
   state_->scale_c(1.0 / rho);
-  sync_beta_f32();
   if (online_.keep_statistics) stats_push(h, t, unlearn ? -weight : weight, rho);
 }
 
@@ -1390,7 +1220,9 @@ std::string OnlineElm::to_bytes() const {
   state_->save(stw);
   w.put_nested(kTagState, stw);
   if (online_.keep_statistics) {
-    w.put_f64_array(kTagGram, gram_packed_.data(), gram_packed_.size());
+    const std::vector<double> gram =
+        detail::packed_sym_to_row_blocks(gram_packed_.data(), Lp_);  // file layout
+    w.put_f64_array(kTagGram, gram.data(), gram.size());
     w.put_matrix(kTagHty, hty_);
     w.put_matrix(kTagBufH, RowMatrixXf(stats_h_.topRows(stats_rows_)));
     w.put_matrix(kTagBufT, RowMatrixXf(stats_t_.topRows(stats_rows_)));
@@ -1472,7 +1304,7 @@ OnlineElm OnlineElm::from_bytes(std::string_view bytes) {
   if (online.keep_statistics) {
     const auto gram = r.get_f64_array(kTagGram);
     if (gram.size() != m.gram_packed_.size()) r.fail("statistics G have the wrong size");
-    m.gram_packed_ = gram;
+    detail::packed_sym_from_row_blocks(gram.data(), m.Lp_, m.gram_packed_.data());
     m.hty_ = r.get_matrix_d(kTagHty);
     const RowMatrixXf bh = r.get_matrix_f(kTagBufH);
     const RowMatrixXf bt = r.get_matrix_f(kTagBufT);

@@ -25,12 +25,13 @@
 // The engine. The state is P = (G + lambda I)^-1 and beta (double). A sample
 // updates both by Sherman-Morrison (a block of up to 64 by Woodbury: one
 // k x k Cholesky) in O(L^2) (O(k L^2)) work. P is symmetric and only its
-// upper triangle is stored, in blocks of 8 rows (L^2/2 numbers plus 4 L),
-// float32 by default. Rank-1 corrections are queued and applied together,
-// 64 at a time, as one rank-64 product: a single-sample update reads the
-// stored triangle once (one fused pass computes P h) and writes it once per
-// 64 samples, with the same result as applying them one by one (in exact
-// arithmetic). The 8 x 8 diagonal blocks are re-symmetrized after each write.
+// upper triangle is stored, in 8 x 8 tiles that a product streams front to
+// back (L^2/2 numbers plus 4 L; elm/packed_sym.h), float32 by default.
+// Rank-1 corrections are queued and applied together, 64 at a time, as one
+// rank-64 product: a single-sample update reads the stored triangle once
+// (one fused pass computes P h) and writes it once per 64 samples, with the
+// same result as applying them one by one (in exact arithmetic). The 8 x 8
+// diagonal tiles are re-symmetrized after each write.
 //
 // Forgetting (0 < rho <= 1): each learned sample multiplies the weight of all
 // earlier ones by rho (P <- P / rho: exponentially weighted RLS), so the
@@ -43,22 +44,31 @@
 // Statistics, re-solves and drift. With `keep_statistics` (the default) G and
 // B are also accumulated in double precision (double products, rank-64 adds
 // of the buffered hidden rows), and every `resolve_period` samples P and beta
-// are recomputed from them by a double Cholesky (O(L^3)). The float32
-// recursion does not drift away with the number of updates; measured against
+// are recomputed from them by a double Cholesky (O(L^3)). Measured against
 // the double ridge solution of the same float32 activations (max |error| /
 // max |beta|; tests/elm/online/):
 //   digits, L = 128, lambda = 1, cond(G + lambda I) = 3.7e4, 1347 samples:
-//     float32 state 1.6e-6 (rows) / 2.5e-6 (blocks of 64); float64 state
-//     1e-12; the batch ElmModel, whose Gram matrix uses float32 products, 3e-4;
-//   a stationary stream, L = 32, lambda = 0.01, 2,000,000 single-sample
-//     updates without re-solve: float32 between 9e-6 and 7e-5 at every
-//     checkpoint (1.7e-5 at 2M), float64 at most 9e-10; right after a
-//     re-solve, 3e-13.
-// So float32 is the default state (half the bytes an update must read); the
-// re-solve bounds the drift of the float32 recursion (and of the double beta)
-// unconditionally, refreshes the ridge term under forgetting, and backs
-// unlearning: a downdate whose pivot 1 - w h^T P h is too small for the
-// stored precision is done as an exact re-solve instead.
+//     float32 state 1.4e-6 (rows) / 2.0e-6 (blocks of 64); float64 state
+//     1e-12; the batch ElmModel, whose Gram matrix uses float32 products, 2e-4;
+//   stationary streams, L = 32, lambda = 0.01, cond(G + lambda I) = 1.6e6 to
+//     3.4e6, single-sample updates without re-solve (ELMQ_DRIFT_SEED = 1, 2,
+//     3, 4, 7; ELMQ_DRIFT_UPDATES = 3,000,000): float64 at most 1.3e-9
+//     (stream 7); float32 at most 1e-4 over the first 1M updates on every
+//     stream, but beyond that at this conditioning (float32's 6e-8 times a
+//     condition number of 3e6 leaves no margin) it can drift (4.8e-4 at 3M on
+//     stream 4) or lose positive definiteness (stream 7 between 2M and 6M;
+//     other summation orders of the same kernels broke on stream 4 instead):
+//     which stream fails depends on rounding details, that some do does not.
+//   With re-solves every 20,000 samples the float32 error stays below 1e-4
+//     and is 5e-13 right after a re-solve.
+// So float32 is the default state (half the bytes an update must read), and
+// the re-solve (every 1M samples by default, with statistics) is what makes
+// it safe on an unbounded stream: it bounds the drift of the float32
+// recursion (and of the double beta) unconditionally, refreshes the ridge term
+// under forgetting, and backs unlearning: a downdate whose pivot
+// 1 - w h^T P h is too small for the stored precision is done as an exact
+// re-solve instead. Without statistics, use the float64 state for long
+// streams of ill-conditioned features.
 //
 // Unlearning removes samples learned earlier (G -= a h h^T, B -= a h t^T): the
 // result equals the model trained without them. Removing samples that were
@@ -382,10 +392,10 @@ class OnlineElm {
   // Scratch of the row paths, sized once so that they do not allocate.
   struct Scratch {
     VectorXd q, coef;
-    RowMatrixXd hs, hd, td, tmp;
+    RowMatrixXd hd, td, tmp;
   };
   PredictWorkspace ws_;
-  VectorXd hd_, err_;
+  VectorXd err_;
   VectorXf t_row_;
   Scratch scratch_;
 };

@@ -24,6 +24,7 @@
 
 #include "elm/common/rng.h"
 #include "elm/online_elm.h"
+#include "elm/packed_sym.h"
 
 namespace elmq {
 namespace {
@@ -256,6 +257,49 @@ void BM_LearnBlock64(benchmark::State& state) {
   set_floor(state, bytes, std::max(floor_s, mem_s), 64.0);
 }
 BENCHMARK(BM_LearnBlock64)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
+
+// ---------------------------------------------------------------- kernels
+
+// The two kernels of a single-sample update on the stored triangle alone
+// (elm/packed_sym.h), float32, against the floors measured in this run:
+// y += P x must read the triangle once (read bandwidth of its size); the
+// rank-64 flush is 0.5 L^2 * 64 multiply-adds (float GEMM rate), reported as
+// x_floor and as the equivalent per-sample cost (flush time / 64).
+void BM_PackedSymv(benchmark::State& state) {
+  const Index lp = state.range(0);
+  VectorXf p = VectorXf::Random(detail::packed_sym_size(lp));
+  const VectorXf x = VectorXf::Random(lp);
+  VectorXf y = VectorXf::Zero(lp);
+  for (auto _ : state) {
+    detail::packed_sym_symv(p.data(), lp, x.data(), y.data());
+    benchmark::ClobberMemory();
+  }
+  benchmark::DoNotOptimize(y.data());
+  const double bytes = 4.0 * static_cast<double>(p.size());
+  set_floor(state, bytes, bytes / read_bandwidth(static_cast<std::size_t>(bytes)));
+}
+BENCHMARK(BM_PackedSymv)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
+
+void BM_PackedRankUpdate64(benchmark::State& state) {
+  const Index lp = state.range(0), m = 64;
+  VectorXf p = VectorXf::Zero(detail::packed_sym_size(lp));
+  const RowMatrixXf v = RowMatrixXf::Random(m, lp) * 1e-3f;
+  const VectorXf coef = VectorXf::Constant(m, -1.0f);
+  detail::SymRowMat<float> scratch;
+  for (auto _ : state) {
+    detail::packed_sym_rank_update<float, float>(p.data(), lp, 1.0, v.data(), lp, coef.data(), m,
+                                                 scratch);
+    benchmark::ClobberMemory();
+  }
+  benchmark::DoNotOptimize(p.data());
+  const double fl = static_cast<double>(lp);
+  const double floor_s = 0.5 * fl * (fl + 8.0) * m / gemm_rate<float>();
+  state.counters["per_sample_us"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * m * 1e-6,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  set_floor(state, 4.0 * static_cast<double>(p.size()), floor_s);
+}
+BENCHMARK(BM_PackedRankUpdate64)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 
 // One exact re-solve (double Cholesky and inverse of L x L).
 void BM_Resolve(benchmark::State& state) {

@@ -1,0 +1,86 @@
+// Packed symmetric matrices in tiles: the storage of the online ELM's
+// inverse-Gram state P and its statistics G (elm/online_elm.h). Internal to
+// elmq (namespace detail); exposed for its tests.
+//
+// An Lp x Lp symmetric matrix (Lp a multiple of kSymTile = 8) is stored as its
+// upper triangle in block rows of 8 rows: block row b (rows 8b .. 8b+7) holds
+// the columns 8b .. Lp-1 as (Lp - 8b) / 8 tiles of 8 x 8, each tile row-major
+// and contiguous, tiles left to right:
+//
+//   element (8b + r, 8b + c), 0 <= r < 8, c >= 0, is at
+//   block_offset(b) + 64 * (c / 8) + 8 * r + c % 8,
+//   block_offset(b) = 8 b Lp - 32 b (b - 1)   (block rows one after another).
+//
+// The first tile of a block row is the whole 8 x 8 diagonal block, kept
+// exactly symmetric. Total size: Lp (Lp + 8) / 2 numbers. One tile is one
+// contiguous 256 B (float) stretch, so a product with the matrix streams the
+// storage front to back (a single memory stream per block row: the hardware
+// prefetchers keep up, where eight row streams 4 KB apart did not; measured
+// 50 against 27 GB/s for L = 1000 in L3 on a Zen3 core).
+//
+// Files store the same numbers in "row blocks" (block row b as a row-major
+// 8 x (Lp - 8b) matrix), the layout of online file version 1; the
+// conversions below are exact permutations.
+#pragma once
+
+#include <vector>
+
+#include "elm/common/matrix.h"
+
+namespace elmq::detail {
+
+constexpr Index kSymTile = 8;
+
+template <typename T>
+using SymRowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// Offset of block row b (in numbers) and the total size, for Lp = lp.
+inline Index packed_sym_block_offset(Index b, Index lp) {
+  return kSymTile * b * lp - kSymTile * kSymTile * b * (b - 1) / 2;
+}
+inline Index packed_sym_size(Index lp) { return packed_sym_block_offset(lp / kSymTile, lp); }
+
+/// packed (packed_sym_size(lp) numbers) = the upper triangle of dense (L x L,
+/// L <= lp, lp a multiple of 8; symmetric: only its upper triangle is read),
+/// zero beyond L.
+template <typename T>
+void packed_sym_from_dense(const RowMatrixXd& dense, Index lp, T* packed);
+/// The dense L x L symmetric matrix (double).
+template <typename T>
+RowMatrixXd packed_sym_to_dense(const T* packed, Index L, Index lp);
+
+/// y += Q x (x, y: lp numbers) in one pass over the storage; SIMD with the
+/// compile-time packet width of Eigen (any width, scalar included).
+template <typename T>
+void packed_sym_symv(const T* packed, Index lp, const T* x, T* y);
+/// The same by two Eigen products per block row: the reference of the tests.
+template <typename T>
+void packed_sym_symv_ref(const T* packed, Index lp, const T* x, T* y);
+
+/// Q = alpha Q + sum_q coef[q] v_q v_q^T (q < m) on the stored triangle, for
+/// the rows v_q = v + q * v_stride (lp numbers each, S = float or T; converted
+/// to T exactly before multiplying). The diagonal tiles are re-symmetrized from
+/// their upper triangle. Tile by tile in registers; scratch (resized to
+/// lp / 8 x 8 m when smaller, so a scratch kept by the caller allocates only
+/// once) holds V regrouped by columns. Instantiated for (float, float),
+/// (double, float) and (double, double).
+template <typename T, typename S>
+void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index v_stride,
+                            const T* coef, Index m, SymRowMat<T>& scratch);
+
+/// upper (lp x lp; resized if needed): its upper triangle (whole tiles,
+/// diagonal tiles whole) = Q. The strictly lower part outside the diagonal
+/// tiles is left as it was.
+template <typename T>
+void packed_sym_to_upper(const T* packed, Index lp, SymRowMat<T>& upper);
+/// Q = scale * (the tiles of upper's upper triangle), diagonal tiles re-symmetrized.
+template <typename T>
+void packed_sym_from_upper(const SymRowMat<T>& upper, T scale, Index lp, T* packed);
+
+/// File layout conversions (see the file comment); n = packed_sym_size(lp).
+template <typename T>
+std::vector<T> packed_sym_to_row_blocks(const T* packed, Index lp);
+template <typename T>
+void packed_sym_from_row_blocks(const T* row_blocks, Index lp, T* packed);
+
+}  // namespace elmq::detail
