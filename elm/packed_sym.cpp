@@ -143,9 +143,9 @@ void packed_sym_symv(const T* packed, Index lp, const T* x, T* y) {
 // vector per term) stay below the FMA rate. V is first copied into column
 // groups of 8 (group g: m x 8, term-major), so a tile's operands are two
 // contiguous m x 8 stretches: taken from V's rows (lp apart) every term
-// touched two new cache lines and pages per tile. Measured at L = 1000, m = 64
-// on a Zen3 core: float 36 multiply-adds/ns, double 15, against 30 and 12 for
-// Eigen/OpenBLAS GEMMs into scratch added to the tiles afterwards.
+// touched two new cache lines and pages per tile. (It replaced Eigen/OpenBLAS
+// GEMMs into scratch added to the tiles afterwards; bench/online's
+// BM_PackedRankUpdate64 reports it against the GEMM rate of the same run.)
 template <typename T, typename S>
 void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index v_stride,
                             const T* coef, Index m, SymRowMat<T>& scratch) {
@@ -168,30 +168,37 @@ void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index
     }
   }
   const P alpha_p = pset1<P>(static_cast<T>(alpha));
-  for (Index bb = 0; bb < groups; ++bb) {
-    const T* a_grp = scratch.row(bb).data();
-    for (Index g = bb; g < groups; ++g) {
-      T* tile = tile_ptr(packed, bb, g - bb, lp);
-      const T* b_grp = scratch.row(g).data();
-      for (Index p = 0; p < kT; p += W) {
-        // The terms are summed apart from Q (each added into |Q| directly
-        // would round at Q's scale: measured 10x the drift of the float64
-        // recursion), then added once.
-        P acc[kT];
-        for (Index r = 0; r < kT; ++r) acc[r] = pset1<P>(T(0));
-        const T* aq = a_grp;
-        const T* bq = b_grp + p;
-        for (Index q = 0; q < m; ++q, aq += kT, bq += kT) {
-          const P bv = pmul(ploadu<P>(bq), pset1<P>(coef[q]));
-          for (Index r = 0; r < kT; ++r) acc[r] = pmadd(pset1<P>(aq[r]), bv, acc[r]);
+  // Column groups in chunks of about 128 KiB of regrouped V, so that a chunk
+  // stays in L2 while every block row above it passes (the whole of V is
+  // 1 MiB in double at L = 2000, m = 64).
+  const Index chunk = std::max<Index>(
+      1, (Index{128} << 10) / (std::max<Index>(m, 1) * kT * static_cast<Index>(sizeof(T))));
+  for (Index g0 = 0; g0 < groups; g0 += chunk) {
+    const Index g1 = std::min(groups, g0 + chunk);
+    for (Index bb = 0; bb < g1; ++bb) {
+      const T* a_grp = scratch.row(bb).data();
+      for (Index g = std::max(bb, g0); g < g1; ++g) {
+        T* tile = tile_ptr(packed, bb, g - bb, lp);
+        const T* b_grp = scratch.row(g).data();
+        for (Index p = 0; p < kT; p += W) {
+          // The terms are summed apart from Q (each added into |Q| directly
+          // would round at Q's scale), then added once.
+          P acc[kT];
+          for (Index r = 0; r < kT; ++r) acc[r] = pset1<P>(T(0));
+          const T* aq = a_grp;
+          const T* bq = b_grp + p;
+          for (Index q = 0; q < m; ++q, aq += kT, bq += kT) {
+            const P bv = pmul(ploadu<P>(bq), pset1<P>(coef[q]));
+            for (Index r = 0; r < kT; ++r) acc[r] = pmadd(pset1<P>(aq[r]), bv, acc[r]);
+          }
+          for (Index r = 0; r < kT; ++r) {
+            T* dst = tile + kT * r + p;
+            pstoreu(dst, pmadd(ploadu<P>(dst), alpha_p, acc[r]));
+          }
         }
-        for (Index r = 0; r < kT; ++r) {
-          T* dst = tile + kT * r + p;
-          pstoreu(dst, pmadd(ploadu<P>(dst), alpha_p, acc[r]));
-        }
+        if (g == bb) symmetrize_tile(tile);
       }
     }
-    symmetrize_tile(tile_ptr(packed, bb, 0, lp));
   }
 }
 

@@ -15,8 +15,9 @@
 // exactly symmetric. Total size: Lp (Lp + 8) / 2 numbers. One tile is one
 // contiguous 256 B (float) stretch, so a product with the matrix streams the
 // storage front to back (a single memory stream per block row: the hardware
-// prefetchers keep up, where eight row streams 4 KB apart did not; measured
-// 50 against 27 GB/s for L = 1000 in L3 on a Zen3 core).
+// prefetchers keep up, where eight row streams Lp apart did not: the row-block
+// layout ran at about half the read bandwidth; bench/online's BM_PackedSymv
+// reports the product against the read bandwidth of its bytes).
 //
 // Files store the same numbers in "row blocks" (block row b as a row-major
 // 8 x (Lp - 8b) matrix), the layout of online file version 1; the

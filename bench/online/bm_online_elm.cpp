@@ -280,26 +280,32 @@ void BM_PackedSymv(benchmark::State& state) {
 }
 BENCHMARK(BM_PackedSymv)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 
-void BM_PackedRankUpdate64(benchmark::State& state) {
+template <typename T>
+void packed_rank_update_bench(benchmark::State& state) {
+  using VecT = Eigen::Matrix<T, Eigen::Dynamic, 1>;
   const Index lp = state.range(0), m = 64;
-  VectorXf p = VectorXf::Zero(detail::packed_sym_size(lp));
-  const RowMatrixXf v = RowMatrixXf::Random(m, lp) * 1e-3f;
-  const VectorXf coef = VectorXf::Constant(m, -1.0f);
-  detail::SymRowMat<float> scratch;
+  VecT p = VecT::Zero(detail::packed_sym_size(lp));
+  const RowMatrixXf v = RowMatrixXf::Random(m, lp) * 1e-3f;  // float rows, as both callers pass
+  const VecT coef = VecT::Constant(m, T(-1));
+  detail::SymRowMat<T> scratch;
   for (auto _ : state) {
-    detail::packed_sym_rank_update<float, float>(p.data(), lp, 1.0, v.data(), lp, coef.data(), m,
-                                                 scratch);
+    detail::packed_sym_rank_update<T, float>(p.data(), lp, 1.0, v.data(), lp, coef.data(), m,
+                                             scratch);
     benchmark::ClobberMemory();
   }
   benchmark::DoNotOptimize(p.data());
   const double fl = static_cast<double>(lp);
-  const double floor_s = 0.5 * fl * (fl + 8.0) * m / gemm_rate<float>();
+  const double floor_s = 0.5 * fl * (fl + 8.0) * m / gemm_rate<T>();
   state.counters["per_sample_us"] =
       benchmark::Counter(static_cast<double>(state.iterations()) * m * 1e-6,
                          benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  set_floor(state, 4.0 * static_cast<double>(p.size()), floor_s);
+  set_floor(state, static_cast<double>(sizeof(T) * p.size()), floor_s);
 }
+// The float32 state's flush, and the double statistics' fold.
+void BM_PackedRankUpdate64(benchmark::State& state) { packed_rank_update_bench<float>(state); }
+void BM_PackedRankUpdate64F64(benchmark::State& state) { packed_rank_update_bench<double>(state); }
 BENCHMARK(BM_PackedRankUpdate64)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PackedRankUpdate64F64)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 
 // One exact re-solve (double Cholesky and inverse of L x L).
 void BM_Resolve(benchmark::State& state) {

@@ -153,7 +153,9 @@ void check_rank_update(Index L, Index m, double alpha, double tol) {
     for (Index r = 0; r < 8; ++r)
       for (Index c = 0; c < 8; ++c) {
         ASSERT_EQ(tile[8 * r + c], tile[8 * c + r]);
-        if (8 * b + r >= L || 8 * b + c >= L) ASSERT_EQ(tile[8 * r + c], T(0));
+        if (8 * b + r >= L || 8 * b + c >= L) {
+          ASSERT_EQ(tile[8 * r + c], T(0));
+        }
       }
   }
 }
