@@ -70,6 +70,7 @@ ArgParser make_parser() {
   p.option("output", "FILE", "save the quantized model here", "", 'o');
   p.option("threads", "N", "threads (0: all cores)", "0");
   p.flag("json", "print one JSON object on stdout instead of text");
+  p.flag("quiet", "no warnings on stderr (errors still print)", 'q');
   p.epilog(
       "examples:\n"
       "  elmq train --dataset fashion-mnist --hidden 2048:tanh --save-training-state -o fp32.elmq\n"
@@ -179,7 +180,7 @@ int quantize_elm_command(const Args& args, const std::string& model_path,
       throw InvalidArgument(str_cat(data->description, " has ", data->x_train.cols(), " features, ",
                                     model_path, " expects ", model.n_features()));
     }
-    if (model.has_training_state() && needs.data &&
+    if (!a.flag("quiet") && model.has_training_state() && needs.data &&
         model.training_stats().rows() != data->x_train.rows()) {
       std::cerr << "elmq quantize: warning: the model was trained on "
                 << model.training_stats().rows() << " rows, " << data->description << " has "

@@ -151,6 +151,14 @@ cp out.txt q8.json
 check "quantize fields" \
   'j["kind"] == "elm" and j["beta_format"] == "int8" and j["beta_method"] == "gptq" and j["bytes"] < j["fp32_bytes"] and j["beta_loss"] <= j["beta_rtn_loss"] and j["accuracy"] is not None' \
   q8.json
+# Re-solving on data other than the training rows: a warning on stderr, which -q silences.
+run_ok "quantize other rows" "$ELMQ" quantize model.elmq --w-format int8 \
+  -o q4.elmq --train-csv test.csv --label-column y --threads 1
+grep -q "warning: the model was trained on" err.txt && ok "quantize warns on other rows" \
+  || bad "quantize warns on other rows: $(cat err.txt)"
+run_ok "quantize -q" "$ELMQ" quantize model.elmq --w-format int8 -o q4.elmq \
+  --train-csv test.csv --label-column y --threads 1 -q
+[ ! -s err.txt ] && ok "quantize -q is silent" || bad "quantize -q wrote: $(cat err.txt)"
 run_ok "eval quantized" "$ELMQ" eval q8.elmq --csv test.csv --label-column y --json \
   --min-time 0.01 --latency-rows 20 --threads 1
 cp out.txt evalq.json
