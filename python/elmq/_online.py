@@ -48,7 +48,10 @@ class OnlineELMClassifier(ClassifierMixin, _PicklesModelImage, BaseEstimator):
         Precision of the stored inverse Gram matrix (float32 reads half the bytes).
     keep_statistics : bool, default=True
         Keep the Gram statistics in double for periodic exact re-solves (bounded drift,
-        ridge refresh under forgetting, exact unlearning).
+        ridge refresh under forgetting, exact unlearning). Without them, prefer
+        ``precision="float64"`` for long streams of ill-conditioned features: the float32
+        recursion alone can drift or stop being positive definite after millions of
+        updates (measured in elm/online_elm.h).
     integer_labels : bool, default=True
         Labels must be integers (they are the model's int64 labels). New labels in a later
         chunk add classes (the output layer grows).
