@@ -53,7 +53,7 @@
 //   stationary streams, L = 32, lambda = 0.01, cond(G + lambda I) = 1.6e6 to
 //     3.4e6, single-sample updates without re-solve (ELMQ_DRIFT_SEED = 1, 2,
 //     3, 4, 7; ELMQ_DRIFT_UPDATES = 3,000,000): float64 at most 1.3e-9
-//     (stream 7); float32 at most 1e-4 over the first 1M updates on every
+//     (stream 7); float32 at most 1.1e-4 over the first 1M updates on every
 //     stream, but beyond that at this conditioning (float32's 6e-8 times a
 //     condition number of 3e6 leaves no margin) it can drift (4.8e-4 at 3M on
 //     stream 4) or lose positive definiteness (stream 7 between 2M and 6M;
