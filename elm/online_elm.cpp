@@ -38,8 +38,6 @@ constexpr std::int64_t kDefaultResolvePeriod = 1'000'000;
 constexpr double kMinPivotF32 = 1e-3;
 constexpr double kMinPivotF64 = 1e-6;
 
-Index packed_size(Index lp) { return detail::packed_sym_size(lp); }
-
 template <typename T>
 using RowMat = detail::SymRowMat<T>;
 template <typename T>
@@ -166,14 +164,14 @@ class PackedState final : public detail::OnlineState {
   PackedState(Index L, Index lp)
       : L_(L),
         lp_(lp),
-        p_(Vec<T>::Zero(packed_size(lp))),
+        p_(Vec<T>::Zero(detail::packed_sym_size(lp))),
         queue_(RowMat<T>::Zero(kQueueCapacity, lp)),
         sign_(VectorXd::Zero(kQueueCapacity)),
         q_(Vec<T>::Zero(lp)),
         hx_(Vec<T>::Zero(lp)),
         d_(Vec<T>::Zero(kQueueCapacity)),
         coef_(Vec<T>::Zero(kQueueCapacity)),
-        tmp_(RowMat<T>::Zero(lp / kTile, kTile * kQueueCapacity)) {}
+        tmp_(detail::packed_sym_rank_update_scratch<T>(lp, kQueueCapacity)) {}
 
   std::unique_ptr<detail::OnlineState> clone() const override {
     return std::make_unique<PackedState<T>>(*this);
@@ -467,13 +465,13 @@ void OnlineElm::init_common(const OnlineConfig& online, Task task, Index n_outpu
   t_row_ = VectorXf::Zero(n_outputs);
   scratch_.q = VectorXd::Zero(Lp_);
   if (online_.keep_statistics) {
-    gram_packed_.assign(static_cast<std::size_t>(packed_size(Lp_)), 0.0);
+    gram_packed_.assign(static_cast<std::size_t>(detail::packed_sym_size(Lp_)), 0.0);
     hty_ = RowMatrixXd::Zero(L_, n_outputs);
     stats_h_ = RowMatrixXf::Zero(kStatsRows, Lp_);
     stats_t_ = RowMatrixXf::Zero(kStatsRows, n_outputs);
     stats_coef_ = VectorXd::Zero(kStatsRows);
     stats_decay_ = VectorXd::Zero(kStatsRows);
-    scratch_.tmp = RowMatrixXd::Zero(Lp_ / kTile, kTile * kStatsRows);
+    scratch_.tmp = detail::packed_sym_rank_update_scratch<double>(Lp_, kStatsRows);
     scratch_.hd = RowMatrixXd::Zero(kStatsRows, Lp_);
     scratch_.td = RowMatrixXd::Zero(kStatsRows, n_outputs);
     scratch_.coef = VectorXd::Zero(kStatsRows);

@@ -159,7 +159,9 @@ void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index
   using Eigen::internal::pset1;
   using Eigen::internal::pstoreu;
   const Index groups = lp / kT;
-  if (scratch.rows() < groups || scratch.cols() < m * kT) scratch.resize(groups, m * kT);
+  if (scratch.rows() < groups || scratch.cols() < m * kT) {
+    scratch = packed_sym_rank_update_scratch<T>(lp, m);
+  }
   for (Index q = 0; q < m; ++q) {
     const S* row = v + q * v_stride;
     for (Index g = 0; g < groups; ++g) {

@@ -61,13 +61,19 @@ void packed_sym_symv_ref(const T* packed, Index lp, const T* x, T* y);
 /// Q = alpha Q + sum_q coef[q] v_q v_q^T (q < m) on the stored triangle, for
 /// the rows v_q = v + q * v_stride (lp numbers each, S = float or T; converted
 /// to T exactly before multiplying). The diagonal tiles are re-symmetrized from
-/// their upper triangle. Tile by tile in registers; scratch (resized to
-/// lp / 8 x 8 m when smaller, so a scratch kept by the caller allocates only
-/// once) holds V regrouped by columns. Instantiated for (float, float),
+/// their upper triangle. Tile by tile in registers; scratch holds V regrouped
+/// by columns (reallocated only if smaller than
+/// packed_sym_rank_update_scratch(lp, m)). Instantiated for (float, float),
 /// (double, float) and (double, double).
 template <typename T, typename S>
 void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index v_stride,
                             const T* coef, Index m, SymRowMat<T>& scratch);
+/// The scratch packed_sym_rank_update needs for up to max_m terms, allocated
+/// now (so that later calls with m <= max_m never allocate).
+template <typename T>
+SymRowMat<T> packed_sym_rank_update_scratch(Index lp, Index max_m) {
+  return SymRowMat<T>(lp / kSymTile, kSymTile * max_m);
+}
 
 /// upper (lp x lp; resized if needed): its upper triangle (whole tiles,
 /// diagonal tiles whole) = Q. The strictly lower part outside the diagonal

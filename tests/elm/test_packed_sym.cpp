@@ -21,7 +21,8 @@ Index padded(Index L) { return (L + 7) / 8 * 8; }
 RowMatrixXd exact_symmetric(Index L) {
   RowMatrixXd a(L, L);
   for (Index i = 0; i < L; ++i)
-    for (Index j = 0; j < L; ++j) a(i, j) = static_cast<double>(std::min(i, j) * L + std::max(i, j));
+    for (Index j = 0; j < L; ++j)
+      a(i, j) = static_cast<double>(std::min(i, j) * L + std::max(i, j));
   return a;
 }
 
@@ -67,8 +68,8 @@ TYPED_TEST(PackedSym, DocumentedTileLayout) {
     for (Index r = 0; r < 8; ++r)
       for (Index c = 0; c < n; ++c) {
         const Index i = 8 * b + r, j = 8 * b + c;
-        ASSERT_EQ(static_cast<double>(rows[static_cast<std::size_t>(
-                      packed_sym_block_offset(b, lp) + r * n + c)]),
+        ASSERT_EQ(static_cast<double>(
+                      rows[static_cast<std::size_t>(packed_sym_block_offset(b, lp) + r * n + c)]),
                   (i < L && j < L) ? a(i, j) : 0.0);
       }
   }
@@ -108,13 +109,12 @@ TYPED_TEST(PackedSym, SymvMatchesDenseProduct) {
     detail::packed_sym_symv(packed.data(), lp, xt.data(), y.data());
     detail::packed_sym_symv_ref(packed.data(), lp, xt.data(), y_ref.data());
     const VectorXd expected =
-        y0.template cast<double>().head(L) + a.cast<T>().template cast<double>() *
-                                                 xt.template cast<double>().head(L);
+        y0.template cast<double>().head(L) +
+        a.cast<T>().template cast<double>() * xt.template cast<double>().head(L);
     const double scale = (a.cwiseAbs() * xd.head(L).cwiseAbs()).maxCoeff();
     EXPECT_LE((y.template cast<double>().head(L) - expected).cwiseAbs().maxCoeff(), tol * scale)
         << "L = " << L;
-    EXPECT_LE((y_ref.template cast<double>().head(L) - expected).cwiseAbs().maxCoeff(),
-              tol * scale)
+    EXPECT_LE((y_ref.template cast<double>().head(L) - expected).cwiseAbs().maxCoeff(), tol * scale)
         << "L = " << L;
     // Padding rows stay untouched (Q is zero there).
     EXPECT_EQ(y.tail(lp - L), y0.tail(lp - L));
@@ -176,11 +176,11 @@ TEST(PackedSymRankUpdate, ScratchSizedOnceIsReused) {
   std::vector<float> packed(static_cast<std::size_t>(packed_sym_size(lp)), 0.0f);
   const RowMatrixXf v = random_matrix(m, lp, 5).cast<float>();
   const VectorXf coef = VectorXf::Ones(m);
-  detail::SymRowMat<float> scratch(lp / 8, 8 * m);
+  detail::SymRowMat<float> scratch = detail::packed_sym_rank_update_scratch<float>(lp, m);
   const float* before = scratch.data();
   for (const Index k : {64, 3, 17}) {
-    detail::packed_sym_rank_update<float, float>(packed.data(), lp, 1.0, v.data(), lp,
-                                                 coef.data(), k, scratch);
+    detail::packed_sym_rank_update<float, float>(packed.data(), lp, 1.0, v.data(), lp, coef.data(),
+                                                 k, scratch);
   }
   EXPECT_EQ(scratch.data(), before);
 }
