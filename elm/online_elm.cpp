@@ -7,6 +7,7 @@
 #include <cassert>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "elm/common/errors.h"
 #include "elm/common/parallel.h"
@@ -17,7 +18,9 @@ namespace elmq {
 
 namespace {
 
-constexpr std::uint32_t kOnlineFileVersion = 1;
+// Version 2 added the inverse-Gram update in progress (PackedState); version
+// 1 files (none in progress) load unchanged.
+constexpr std::uint32_t kOnlineFileVersion = 2;
 // P and G are stored as their upper triangle in 8 x 8 tiles (elm/packed_sym.h).
 constexpr Index kTile = detail::kSymTile;
 // Queued rank-1 corrections are applied to P when this many are waiting: the
@@ -25,7 +28,12 @@ constexpr Index kTile = detail::kSymTile;
 // per-sample cost of the queue (2 * count * L multiply-adds) stays well below
 // the L^2 / 2 of reading the triangle.
 constexpr Index kQueueFlush = 64;
-constexpr Index kQueueCapacity = 2 * kQueueFlush;  // a full block may arrive with 63 waiting
+constexpr Index kQueueCapacity = 2 * kQueueFlush;  // the live and the pending half
+// A full queue's update of the triangle, and a full buffer's addition to G,
+// are each spread over this many samples (a few block rows per sample): as
+// G's starts at mid-cycle, the two take alternate halves of the 64-sample
+// cycle, and no update pays for a whole pass over P or G.
+constexpr Index kFlushSteps = kQueueFlush / 2;
 constexpr Index kStatsRows = 64;                   // hidden rows buffered before a rank-64 add to G
 // Columns per GEMM call: keeps Eigen's packing buffers under its stack limit,
 // so the single-row paths never reach the heap.
@@ -42,6 +50,72 @@ template <typename T>
 using RowMat = detail::SymRowMat<T>;
 template <typename T>
 using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+
+// The output-weight update of one sample: e = beta^T h, then (after e is
+// scaled) beta += q e^T and its float copy, beta being L x C row-major. With
+// C a compile-time constant each row is a fixed-size vector; with C known
+// only at run time (10 classes, say) the per-row loop overhead cost more
+// than the arithmetic (13 us at L = 1000). Sums run over i in order, as the
+// generic loops do.
+template <int C>
+void beta_error_fixed(const double* beta, const float* h, Index L, double* e) {
+  using V = Eigen::Matrix<double, C, 1>;
+  V acc = V::Zero();
+  for (Index i = 0; i < L; ++i) acc += Eigen::Map<const V>(beta + i * C) * static_cast<double>(h[i]);
+  Eigen::Map<V> out(e);
+  out = acc;
+}
+
+template <int C>
+void beta_update_fixed(const double* q, const double* e, Index L, double* beta, float* beta_f) {
+  using V = Eigen::Matrix<double, C, 1>;
+  const V ev = Eigen::Map<const V>(e);
+  for (Index i = 0; i < L; ++i) {
+    Eigen::Map<V> b(beta + i * C);
+    b += q[i] * ev;
+    Eigen::Map<Eigen::Matrix<float, C, 1>> bf(beta_f + i * C);
+    bf = b.template cast<float>();
+  }
+}
+
+constexpr Index kMaxFixedOutputs = 16;
+
+template <int... Cs>
+void beta_dispatch(std::integer_sequence<int, Cs...>, Index C, const double* beta, const float* h,
+                   Index L, double* e) {
+  ((C == Cs + 1 ? beta_error_fixed<Cs + 1>(beta, h, L, e) : void()), ...);
+}
+
+template <int... Cs>
+void beta_dispatch(std::integer_sequence<int, Cs...>, Index C, const double* q, const double* e,
+                   Index L, double* beta, float* beta_f) {
+  ((C == Cs + 1 ? beta_update_fixed<Cs + 1>(q, e, L, beta, beta_f) : void()), ...);
+}
+
+void beta_error(const double* beta, const float* h, Index L, Index C, double* e) {
+  if (C >= 1 && C <= kMaxFixedOutputs) {
+    beta_dispatch(std::make_integer_sequence<int, kMaxFixedOutputs>(), C, beta, h, L, e);
+    return;
+  }
+  std::fill(e, e + C, 0.0);
+  for (Index i = 0; i < L; ++i, beta += C) {
+    const double hi = static_cast<double>(h[i]);
+    for (Index j = 0; j < C; ++j) e[j] += beta[j] * hi;
+  }
+}
+
+void beta_update(const double* q, const double* e, Index L, Index C, double* beta, float* beta_f) {
+  if (C >= 1 && C <= kMaxFixedOutputs) {
+    beta_dispatch(std::make_integer_sequence<int, kMaxFixedOutputs>(), C, q, e, L, beta, beta_f);
+    return;
+  }
+  for (Index i = 0; i < L; ++i, beta += C, beta_f += C) {
+    for (Index j = 0; j < C; ++j) {
+      beta[j] += q[i] * e[j];
+      beta_f[j] = static_cast<float>(beta[j]);
+    }
+  }
+}
 
 }  // namespace
 
@@ -157,7 +231,21 @@ constexpr std::uint32_t kTagPQueue = tag("PQUE");
 constexpr std::uint32_t kTagPSign = tag("PSGN");
 constexpr std::uint32_t kTagPMul = tag("PMUL");
 constexpr std::uint32_t kTagPPrec = tag("PREC");
+constexpr std::uint32_t kTagPPend = tag("PPND");
+constexpr std::uint32_t kTagPPendSign = tag("PPSG");
+constexpr std::uint32_t kTagPPendNext = tag("PPNX");
+constexpr std::uint32_t kTagPPendMul = tag("PPMU");
 
+// The queue has two halves of kQueueFlush rows. New corrections go to the
+// live half; when it is full its rows become the pending half, whose
+// rank-64 update of the stored triangle is spread over the next samples
+// (flush_step, a few block rows each), so that no single update pays for a
+// whole pass over P (1 ms at L = 1000: every 64th update's latency). The
+// pending update works block row by block row, so while it is in progress
+// the block rows before a_next_ hold c0 (T + A) (c0 the multiplier when it
+// began, A the pending rows) and the trailing principal submatrix from row
+// 8 a_next_ still holds T: there A is added as corrections, as queued rows
+// are. Q = (1 / c0) T_lead + T_trail + A_trail + B, P = c Q.
 template <typename T>
 class PackedState final : public detail::OnlineState {
  public:
@@ -182,16 +270,22 @@ class PackedState final : public detail::OnlineState {
 
   void set_dense(const RowMatrixXd& dense) override {
     detail::packed_sym_from_dense<T>(dense, lp_, p_.data());
+    a_ = 0;
     m_ = 0;
     c_ = 1.0;
     dense_valid_ = false;
   }
 
   RowMatrixXd dense() const override {
+    if (a_ > 0) {
+      PackedState copy(*this);
+      copy.finish_pending();
+      return copy.dense();
+    }
     RowMatrixXd d = detail::packed_sym_to_dense(p_.data(), L_, lp_);
     if (m_ > 0) {
-      const RowMatrixXd v = queue_.topRows(m_).leftCols(L_).template cast<double>();
-      d.noalias() += v.transpose() * sign_.head(m_).asDiagonal() * v;
+      const RowMatrixXd v = live().leftCols(L_).template cast<double>();
+      d.noalias() += v.transpose() * sign_.segment(b_off_, m_).asDiagonal() * v;
     }
     return c_ * d;
   }
@@ -199,11 +293,26 @@ class PackedState final : public detail::OnlineState {
   double apply(const float* h) override {
     hx_ = Eigen::Map<const VectorXf>(h, lp_).template cast<T>();
     q_.setZero();
-    detail::packed_sym_symv(p_.data(), lp_, hx_.data(), q_.data());
+    const Index nb = lp_ / kTile;
+    if (a_ > 0 && a_c0_ != 1.0) {
+      detail::packed_sym_symv_rows(p_.data(), lp_, hx_.data(), q_.data(), 0, a_next_);
+      q_ *= static_cast<T>(1.0 / a_c0_);
+      detail::packed_sym_symv_rows(p_.data(), lp_, hx_.data(), q_.data(), a_next_, nb);
+    } else {
+      detail::packed_sym_symv(p_.data(), lp_, hx_.data(), q_.data());
+    }
+    if (a_ > 0) {
+      // The pending rows on the trailing submatrix that does not hold them yet.
+      const Index t = kTile * a_next_, w = lp_ - t;
+      const auto va = queue_.block(a_off(), t, a_, w);
+      d_.head(a_).noalias() = va * hx_.tail(w);
+      for (Index j = 0; j < a_; ++j) d_[j] *= static_cast<T>(sign_[a_off() + j]);
+      q_.tail(w).noalias() += va.transpose() * d_.head(a_);
+    }
     if (m_ > 0) {
-      d_.head(m_).noalias() = queue_.topRows(m_) * hx_;
-      for (Index j = 0; j < m_; ++j) d_[j] *= static_cast<T>(sign_[j]);
-      q_.noalias() += queue_.topRows(m_).transpose() * d_.head(m_);
+      d_.head(m_).noalias() = live() * hx_;
+      for (Index j = 0; j < m_; ++j) d_[j] *= static_cast<T>(sign_[b_off_ + j]);
+      q_.noalias() += live().transpose() * d_.head(m_);
     }
     double s = 0.0;
     for (Index i = 0; i < lp_; ++i) s += static_cast<double>(hx_[i]) * static_cast<double>(q_[i]);
@@ -214,10 +323,11 @@ class PackedState final : public detail::OnlineState {
 
   void enqueue_q(double scale, double sign) override {
     dense_valid_ = false;
-    queue_.row(m_) = (q_ * static_cast<T>(scale)).transpose();
-    sign_[m_] = sign;
+    queue_.row(b_off_ + m_) = (q_ * static_cast<T>(scale)).transpose();
+    sign_[b_off_ + m_] = sign;
     ++m_;
-    if (m_ >= kQueueFlush) flush();
+    if (a_ > 0) flush_step();
+    if (m_ >= kQueueFlush) start_pending();
   }
 
   void apply_block(const RowMatrixXf& h, RowMatrixXd& ut) override {
@@ -241,19 +351,23 @@ class PackedState final : public detail::OnlineState {
       pack_from_dense();
       return;
     }
-    if (m_ + k > kQueueCapacity) flush();
-    queue_.middleRows(m_, k) = rows.template cast<T>();
-    sign_.segment(m_, k).setConstant(sign);
+    assert(k <= kQueueFlush);
+    if (m_ + k > kQueueFlush) flush();
+    finish_pending();
+    queue_.middleRows(b_off_ + m_, k) = rows.template cast<T>();
+    sign_.segment(b_off_ + m_, k).setConstant(sign);
     m_ += k;
     if (m_ >= kQueueFlush) flush();
   }
 
+  // P_base = c * (P_base + every queued row), queue emptied, c = 1.
   void flush() override {
     dense_valid_ = false;
+    finish_pending();
     if (m_ == 0 && c_ == 1.0) return;
-    for (Index j = 0; j < m_; ++j) coef_[j] = static_cast<T>(c_ * sign_[j]);
-    detail::packed_sym_rank_update<T, T>(p_.data(), lp_, c_, queue_.data(), lp_, coef_.data(), m_,
-                                         tmp_);
+    for (Index j = 0; j < m_; ++j) coef_[j] = static_cast<T>(c_ * sign_[b_off_ + j]);
+    detail::packed_sym_rank_update<T, T>(p_.data(), lp_, c_, queue_.row(b_off_).data(), lp_,
+                                         coef_.data(), m_, tmp_);
     m_ = 0;
     c_ = 1.0;
   }
@@ -263,12 +377,12 @@ class PackedState final : public detail::OnlineState {
 
   // dense_ (Lp x Lp, upper triangle used) = P_base + sum sign_j v_j v_j^T.
   void materialize_dense() {
+    finish_pending();
     detail::packed_sym_to_upper(p_.data(), lp_, dense_);
     if (m_ > 0) {
-      RowMat<T> signed_rows = queue_.topRows(m_);
-      for (Index j = 0; j < m_; ++j) signed_rows.row(j) *= static_cast<T>(sign_[j]);
-      dense_.template triangularView<Eigen::Upper>() +=
-          queue_.topRows(m_).transpose() * signed_rows;
+      RowMat<T> signed_rows = live();
+      for (Index j = 0; j < m_; ++j) signed_rows.row(j) *= static_cast<T>(sign_[b_off_ + j]);
+      dense_.template triangularView<Eigen::Upper>() += live().transpose() * signed_rows;
     }
     dense_valid_ = true;
   }
@@ -285,7 +399,7 @@ class PackedState final : public detail::OnlineState {
 
   void save(RecordWriter& w) const override {
     w.put_u64(kTagPPrec, static_cast<std::uint64_t>(precision()));
-    const RowMat<T> q = queue_.topRows(m_);
+    const RowMat<T> q = live();
     // Files keep the row-block layout of file version 1 (elm/packed_sym.h).
     const std::vector<T> base = detail::packed_sym_to_row_blocks(p_.data(), lp_);
     if constexpr (std::is_same_v<T, float>) {
@@ -295,8 +409,19 @@ class PackedState final : public detail::OnlineState {
       w.put_f64_array(kTagPBase, base.data(), base.size());
       w.put_f64_array(kTagPQueue, q.data(), static_cast<std::size_t>(q.size()));
     }
-    w.put_f64_array(kTagPSign, sign_.data(), static_cast<std::size_t>(m_));
+    w.put_f64_array(kTagPSign, sign_.data() + b_off_, static_cast<std::size_t>(m_));
     w.put_f64(kTagPMul, c_);
+    // The update in progress (file version 2): its rows, how far it got and
+    // its multiplier, so that a resumed model continues bit for bit.
+    const RowMat<T> pend = queue_.middleRows(a_off(), a_);
+    if constexpr (std::is_same_v<T, float>) {
+      w.put_f32_array(kTagPPend, pend.data(), static_cast<std::size_t>(pend.size()));
+    } else {
+      w.put_f64_array(kTagPPend, pend.data(), static_cast<std::size_t>(pend.size()));
+    }
+    w.put_f64_array(kTagPPendSign, sign_.data() + a_off(), static_cast<std::size_t>(a_));
+    w.put_u64(kTagPPendNext, static_cast<std::uint64_t>(a_ > 0 ? a_next_ : 0));
+    w.put_f64(kTagPPendMul, a_c0_);
   }
 
   void load(const RecordReader& r) override {
@@ -320,6 +445,8 @@ class PackedState final : public detail::OnlineState {
     }
     if (!(std::isfinite(c) && c > 0.0)) r.fail("inverse-Gram multiplier is not a positive number");
     detail::packed_sym_from_row_blocks(base.data(), lp_, p_.data());
+    a_ = 0;
+    b_off_ = 0;
     for (Index j = 0; j < m; ++j) {
       if (sign[static_cast<std::size_t>(j)] != 1.0 && sign[static_cast<std::size_t>(j)] != -1.0)
         r.fail("queued correction has a sign other than +-1");
@@ -330,18 +457,107 @@ class PackedState final : public detail::OnlineState {
       r.fail("inverse-Gram state is not finite");
     m_ = m;
     c_ = c;
+    if (r.has(kTagPPendSign)) load_pending(r);
   }
 
  private:
+  Index a_off() const { return kQueueFlush - b_off_; }
+  auto live() const { return queue_.middleRows(b_off_, m_); }
+
+  // The live half (full) becomes the pending one: its update T <- c (T + A)
+  // starts; c restarts from 1 once it is complete (see finish_pending).
+  void start_pending() {
+    finish_pending();
+    a_ = m_;
+    b_off_ = a_off();  // the other half, free since the last update completed
+    m_ = 0;
+    a_next_ = 0;
+    a_c0_ = c_;
+    prepare_pending();
+  }
+
+  void prepare_pending() {
+    for (Index j = 0; j < a_; ++j) coef_[j] = static_cast<T>(a_c0_ * sign_[a_off() + j]);
+    detail::packed_sym_rank_update_prepare<T, T>(lp_, queue_.row(a_off()).data(), lp_, a_, tmp_);
+    const Index nb = lp_ / kTile;
+    // Tiles per step: the update ends within kFlushSteps samples, before the
+    // live half fills again.
+    a_step_tiles_ = (nb * (nb + 1) / 2 + kFlushSteps - 1) / kFlushSteps;
+  }
+
+  void load_pending(const RecordReader& r) {
+    std::vector<T> rows;
+    if constexpr (std::is_same_v<T, float>) {
+      rows = r.get_f32_array(kTagPPend);
+    } else {
+      rows = r.get_f64_array(kTagPPend);
+    }
+    const std::vector<double> sign = r.get_f64_array(kTagPPendSign);
+    const std::uint64_t next = r.get_u64(kTagPPendNext);
+    const double c0 = r.get_f64(kTagPPendMul);
+    const auto a = static_cast<Index>(sign.size());
+    const auto nb = static_cast<std::uint64_t>(lp_ / kTile);
+    if (a > kQueueFlush || static_cast<Index>(rows.size()) != a * lp_ ||
+        (a > 0 ? next >= nb : next != 0)) {
+      r.fail("the inverse-Gram update in progress has the wrong size");
+    }
+    if (!(std::isfinite(c0) && c0 > 0.0)) r.fail("inverse-Gram multiplier is not a positive number");
+    if (a == 0) return;
+    for (Index j = 0; j < a; ++j) {
+      const double s = sign[static_cast<std::size_t>(j)];
+      if (s != 1.0 && s != -1.0) r.fail("queued correction has a sign other than +-1");
+      queue_.row(a_off() + j) = Eigen::Map<const Vec<T>>(rows.data() + j * lp_, lp_).transpose();
+      sign_[a_off() + j] = s;
+    }
+    if (!queue_.middleRows(a_off(), a).allFinite()) r.fail("inverse-Gram state is not finite");
+    a_ = a;
+    a_next_ = static_cast<Index>(next);
+    a_c0_ = c0;
+    prepare_pending();
+  }
+
+  // Advances the pending update by about a_step_tiles_ tiles (whole block rows).
+  void flush_step() {
+    const Index nb = lp_ / kTile;
+    Index end = a_next_, tiles = 0;
+    while (end < nb && tiles < a_step_tiles_) tiles += nb - end++;
+    detail::packed_sym_rank_update_rows(p_.data(), lp_, a_c0_, coef_.data(), a_, tmp_, a_next_,
+                                        end);
+    a_next_ = end;
+    if (a_next_ == nb) complete_pending();
+  }
+
+  void finish_pending() {
+    if (a_ == 0) return;
+    detail::packed_sym_rank_update_rows(p_.data(), lp_, a_c0_, coef_.data(), a_, tmp_, a_next_,
+                                        lp_ / kTile);
+    complete_pending();
+  }
+
+  // Q = (1 / c0) T + B with T updated: P = c Q = (c / c0) (T + c0 B).
+  void complete_pending() {
+    a_ = 0;
+    if (a_c0_ != 1.0) {
+      c_ /= a_c0_;
+      queue_.middleRows(b_off_, m_) *= static_cast<T>(std::sqrt(a_c0_));
+    }
+    a_c0_ = 1.0;
+  }
+
   Index L_, lp_;
   Vec<T> p_;
-  RowMat<T> queue_;
+  RowMat<T> queue_;  // two halves of kQueueFlush rows: live and pending
   VectorXd sign_;
-  Index m_ = 0;
+  Index b_off_ = 0;  // first row of the live half
+  Index m_ = 0;      // rows in the live half
   double c_ = 1.0;
+  Index a_ = 0;       // rows of the pending update (0: none), in the other half
+  Index a_next_ = 0;  // its next block row
+  double a_c0_ = 1.0;
+  Index a_step_tiles_ = 0;
   Vec<T> q_, hx_, d_;
-  Vec<T> coef_;    // flush scratch: c * sign
-  RowMat<T> tmp_;  // flush scratch: the queue regrouped by columns
+  Vec<T> coef_;    // c * sign of the rows being added to the triangle
+  RowMat<T> tmp_;  // those rows regrouped by columns
   // Scratch of the block path: Q as a dense upper triangle (not saved).
   RowMat<T> dense_;
   bool dense_valid_ = false;
@@ -428,7 +644,12 @@ OnlineElm::OnlineElm(const OnlineElm& o)
       stats_t_(o.stats_t_),
       stats_coef_(o.stats_coef_),
       stats_decay_(o.stats_decay_),
+      stats_off_(o.stats_off_),
       stats_rows_(o.stats_rows_),
+      fold_rows_(o.fold_rows_),
+      fold_next_(o.fold_next_),
+      fold_step_tiles_(o.fold_step_tiles_),
+      fold_decay_(o.fold_decay_),
       n_learned_(o.n_learned_),
       n_unlearned_(o.n_unlearned_),
       n_resolves_(o.n_resolves_),
@@ -467,10 +688,10 @@ void OnlineElm::init_common(const OnlineConfig& online, Task task, Index n_outpu
   if (online_.keep_statistics) {
     gram_packed_.assign(static_cast<std::size_t>(detail::packed_sym_size(Lp_)), 0.0);
     hty_ = RowMatrixXd::Zero(L_, n_outputs);
-    stats_h_ = RowMatrixXf::Zero(kStatsRows, Lp_);
-    stats_t_ = RowMatrixXf::Zero(kStatsRows, n_outputs);
-    stats_coef_ = VectorXd::Zero(kStatsRows);
-    stats_decay_ = VectorXd::Zero(kStatsRows);
+    stats_h_ = RowMatrixXf::Zero(2 * kStatsRows, Lp_);
+    stats_t_ = RowMatrixXf::Zero(2 * kStatsRows, n_outputs);
+    stats_coef_ = VectorXd::Zero(2 * kStatsRows);
+    stats_decay_ = VectorXd::Zero(2 * kStatsRows);
     scratch_.tmp = detail::packed_sym_rank_update_scratch<double>(Lp_, kStatsRows);
     scratch_.hd = RowMatrixXd::Zero(kStatsRows, Lp_);
     scratch_.td = RowMatrixXd::Zero(kStatsRows, n_outputs);
@@ -618,7 +839,7 @@ void OnlineElm::add_class(std::int64_t label, Index position) {
   insert_col(beta_f_);
   if (online_.keep_statistics) {
     insert_col(hty_);
-    stats_t_ = RowMatrixXf::Zero(kStatsRows, C + 1);
+    stats_t_ = RowMatrixXf::Zero(2 * kStatsRows, C + 1);
     scratch_.td = RowMatrixXd::Zero(kStatsRows, C + 1);
   }
   LabelVector cls(C + 1);
@@ -645,40 +866,49 @@ Index OnlineElm::class_column(std::int64_t label, bool may_grow, const char* whe
 // ---------------------------------------------------------------- statistics
 
 void OnlineElm::stats_push(const float* h, const float* t, double coef, double decay) {
-  stats_h_.row(stats_rows_) = Eigen::Map<const Eigen::RowVectorXf>(h, Lp_);
-  stats_t_.row(stats_rows_) = Eigen::Map<const Eigen::RowVectorXf>(t, n_outputs());
-  stats_coef_[stats_rows_] = coef;
-  stats_decay_[stats_rows_] = decay;
+  const Index row = stats_off_ + stats_rows_;
+  stats_h_.row(row) = Eigen::Map<const Eigen::RowVectorXf>(h, Lp_);
+  stats_t_.row(row) = Eigen::Map<const Eigen::RowVectorXf>(t, n_outputs());
+  stats_coef_[row] = coef;
+  stats_decay_[row] = decay;
   ++stats_rows_;
-  // Fold when full, or early at mid-cycle of the correction queue: the two
-  // rank-64 products then fall on different samples (halving the worst
-  // single-update latency) instead of both every 64th sample.
+  if (fold_rows_ > 0) stats_fold_step();
+  // Start a fold when the live half is full, or early at mid-cycle of the
+  // correction queue: the two set-ups (regrouping 64 rows) then fall on
+  // different samples.
   if (stats_rows_ == kStatsRows ||
       (stats_rows_ >= kStatsRows / 2 && state_->queued() == kQueueFlush / 2)) {
-    stats_fold();
+    stats_fold_start();
   }
 }
 
-void OnlineElm::stats_fold() {
-  const Index m = stats_rows_;
+void OnlineElm::stats_fold_start() {
+  stats_fold_finish();
+  const Index m = stats_rows_, off = stats_off_;
   if (m == 0) return;
   // Row i is multiplied by the decay of every row after it; G by all of them.
   double decay = 1.0;
   for (Index i = m - 1; i >= 0; --i) {
-    scratch_.coef[i] = stats_coef_[i] * decay;
-    decay *= stats_decay_[i];
+    scratch_.coef[i] = stats_coef_[off + i] * decay;
+    decay *= stats_decay_[off + i];
   }
   // Double products: the statistics are the exact anchor of the re-solve, so
   // they must be more accurate than the float32 recursion they correct.
-  // G = decay * G + sum_i a_i h_i h_i^T (float h, exact in double).
-  detail::packed_sym_rank_update<double, float>(gram_packed_.data(), Lp_, decay, stats_h_.data(),
-                                                Lp_, scratch_.coef.data(), m, scratch_.tmp);
+  // G = decay * G + sum_i a_i h_i h_i^T (float h, exact in double), from
+  // here on a few block rows per sample (stats_fold_step).
+  detail::packed_sym_rank_update_prepare<double, float>(Lp_, stats_h_.row(off).data(), Lp_, m,
+                                                        scratch_.tmp);
+  fold_rows_ = m;
+  fold_next_ = 0;
+  fold_decay_ = decay;
+  const Index nb = Lp_ / kTile;
+  fold_step_tiles_ = (nb * (nb + 1) / 2 + kFlushSteps - 1) / kFlushSteps;
   const Index C = n_outputs();
   if (C > 0) {
-    // B = decay * B + H^T (a .* T).
+    // B = decay * B + H^T (a .* T), at once (L C multiply-adds per row).
     for (Index i = 0; i < m; ++i)
-      scratch_.td.row(i) = stats_t_.row(i).cast<double>() * scratch_.coef[i];
-    scratch_.hd.topRows(m) = stats_h_.topRows(m).cast<double>();
+      scratch_.td.row(i) = stats_t_.row(off + i).cast<double>() * scratch_.coef[i];
+    scratch_.hd.topRows(m) = stats_h_.middleRows(off, m).cast<double>();
     if (decay != 1.0) hty_ *= decay;
     for (Index r0 = 0; r0 < L_; r0 += kColChunk) {
       const Index w = std::min(kColChunk, L_ - r0);
@@ -686,22 +916,59 @@ void OnlineElm::stats_fold() {
           scratch_.hd.block(0, r0, m, w).transpose() * scratch_.td.topRows(m);
     }
   }
+  // The other half (empty since the previous fold started) is live now.
+  stats_off_ = kStatsRows - stats_off_;
   stats_rows_ = 0;
+}
+
+void OnlineElm::stats_fold_step() {
+  const Index nb = Lp_ / kTile;
+  Index end = fold_next_, tiles = 0;
+  while (end < nb && tiles < fold_step_tiles_) tiles += nb - end++;
+  detail::packed_sym_rank_update_rows(gram_packed_.data(), Lp_, fold_decay_, scratch_.coef.data(),
+                                      fold_rows_, scratch_.tmp, fold_next_, end);
+  fold_next_ = end;
+  if (fold_next_ == nb) fold_rows_ = 0;
+}
+
+void OnlineElm::stats_fold_finish() {
+  if (fold_rows_ == 0) return;
+  detail::packed_sym_rank_update_rows(gram_packed_.data(), Lp_, fold_decay_, scratch_.coef.data(),
+                                      fold_rows_, scratch_.tmp, fold_next_, Lp_ / kTile);
+  fold_rows_ = 0;
+}
+
+void OnlineElm::stats_fold() {
+  stats_fold_start();
+  stats_fold_finish();
+}
+
+std::vector<double> OnlineElm::gram_folded() const {
+  std::vector<double> g = gram_packed_;
+  if (fold_rows_ > 0) {
+    detail::packed_sym_rank_update_rows(g.data(), Lp_, fold_decay_, scratch_.coef.data(),
+                                        fold_rows_, scratch_.tmp, fold_next_, Lp_ / kTile);
+  }
+  return g;
 }
 
 void OnlineElm::stats_dense(RowMatrixXd* g, RowMatrixXd* b) const {
   // The folded statistics plus the buffered rows, weighted as stats_fold does.
   double total_decay = 1.0;
-  for (Index i = 0; i < stats_rows_; ++i) total_decay *= stats_decay_[i];
-  if (g != nullptr) *g = total_decay * detail::packed_sym_to_dense(gram_packed_.data(), L_, Lp_);
+  for (Index i = 0; i < stats_rows_; ++i) total_decay *= stats_decay_[stats_off_ + i];
+  if (g != nullptr) {
+    const std::vector<double> folded = fold_rows_ > 0 ? gram_folded() : std::vector<double>();
+    const double* gp = fold_rows_ > 0 ? folded.data() : gram_packed_.data();
+    *g = total_decay * detail::packed_sym_to_dense(gp, L_, Lp_);
+  }
   if (b != nullptr) *b = total_decay * hty_;
   double decay = 1.0;
   for (Index i = stats_rows_ - 1; i >= 0; --i) {
-    const double a = stats_coef_[i] * decay;
-    decay *= stats_decay_[i];
-    const VectorXd h = stats_h_.row(i).head(L_).transpose().cast<double>();
+    const double a = stats_coef_[stats_off_ + i] * decay;
+    decay *= stats_decay_[stats_off_ + i];
+    const VectorXd h = stats_h_.row(stats_off_ + i).head(L_).transpose().cast<double>();
     if (g != nullptr) g->noalias() += a * h * h.transpose();
-    if (b != nullptr) b->noalias() += a * h * stats_t_.row(i).cast<double>();
+    if (b != nullptr) b->noalias() += a * h * stats_t_.row(stats_off_ + i).cast<double>();
   }
 }
 
@@ -729,16 +996,20 @@ void OnlineElm::resolve_exact(const RowMatrixXf* rm_h, const RowMatrixXf* rm_t,
                  "OnlineElm::resolve: needs online.keep_statistics (the double statistics)");
   // Folding the buffered rows keeps the model's value but not its bytes: on
   // failure restore them, so that a failed call leaves the model unchanged.
+  // A fold in progress is completed first: that changes no value, nor any
+  // later byte (the tiles are updated the same, whenever).
+  stats_fold_finish();
   struct Backup {
     std::vector<double> gram;
     RowMatrixXd hty;
-    Index rows;
-  } backup{gram_packed_, hty_, stats_rows_};
+    Index off, rows;
+  } backup{gram_packed_, hty_, stats_off_, stats_rows_};
   try {
     resolve_folded(rm_h, rm_t, rm_w);
   } catch (...) {
     gram_packed_ = std::move(backup.gram);
     hty_ = std::move(backup.hty);
+    stats_off_ = backup.off;
     stats_rows_ = backup.rows;
     throw;
   }
@@ -827,26 +1098,13 @@ void OnlineElm::update_row(const float* h, const float* t, double weight, bool u
                 s, ")"));
   }
   // e = t - beta^T h, then beta += (c / s) q e^T and its float copy in the
-  // same pass (plain loops: C is small, a BLAS call per product cost more).
+  // same pass (C is small: a BLAS call per product cost more).
   double* e = err_.data();
-  std::fill(e, e + C, 0.0);
-  const double* brow = beta_.data();
-  for (Index i = 0; i < L_; ++i, brow += C) {
-    const double hi = static_cast<double>(h[i]);
-    for (Index j = 0; j < C; ++j) e[j] += brow[j] * hi;
-  }
+  beta_error(beta_.data(), h, L_, C, e);
   const double scale = c / s;
   for (Index j = 0; j < C; ++j) e[j] = (static_cast<double>(t[j]) - e[j]) * scale;
   state_->q_to(scratch_.q);
-  double* b = beta_.data();
-  float* bf = beta_f_.data();
-  for (Index i = 0; i < L_; ++i, b += C, bf += C) {
-    const double qi = scratch_.q[i];
-    for (Index j = 0; j < C; ++j) {
-      b[j] += qi * e[j];
-      bf[j] = static_cast<float>(b[j]);
-    }
-  }
+  beta_update(scratch_.q.data(), e, L_, C, beta_.data(), beta_f_.data());
   // P <- (P - u u^T / s) / rho with u = c q.
   state_->enqueue_q(std::sqrt(c / std::abs(s)), s > 0.0 ? -1.0 : 1.0);
   state_->scale_c(1.0 / rho);
@@ -1218,14 +1476,17 @@ std::string OnlineElm::to_bytes() const {
   state_->save(stw);
   w.put_nested(kTagState, stw);
   if (online_.keep_statistics) {
-    const std::vector<double> gram =
-        detail::packed_sym_to_row_blocks(gram_packed_.data(), Lp_);  // file layout
+    // A fold in progress is saved completed (see resolve_exact).
+    const std::vector<double> gram = detail::packed_sym_to_row_blocks(
+        fold_rows_ > 0 ? gram_folded().data() : gram_packed_.data(), Lp_);  // file layout
     w.put_f64_array(kTagGram, gram.data(), gram.size());
     w.put_matrix(kTagHty, hty_);
-    w.put_matrix(kTagBufH, RowMatrixXf(stats_h_.topRows(stats_rows_)));
-    w.put_matrix(kTagBufT, RowMatrixXf(stats_t_.topRows(stats_rows_)));
-    w.put_f64_array(kTagBufCoef, stats_coef_.data(), static_cast<std::size_t>(stats_rows_));
-    w.put_f64_array(kTagBufDecay, stats_decay_.data(), static_cast<std::size_t>(stats_rows_));
+    w.put_matrix(kTagBufH, RowMatrixXf(stats_h_.middleRows(stats_off_, stats_rows_)));
+    w.put_matrix(kTagBufT, RowMatrixXf(stats_t_.middleRows(stats_off_, stats_rows_)));
+    w.put_f64_array(kTagBufCoef, stats_coef_.data() + stats_off_,
+                    static_cast<std::size_t>(stats_rows_));
+    w.put_f64_array(kTagBufDecay, stats_decay_.data() + stats_off_,
+                    static_cast<std::size_t>(stats_rows_));
   }
   const std::int64_t counters[] = {n_learned_, n_unlearned_, n_resolves_, since_resolve_};
   w.put_i64_array(kTagCounters, counters, 4);

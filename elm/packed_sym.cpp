@@ -87,7 +87,9 @@ void packed_sym_symv_ref(const T* packed, Index lp, const T* x, T* y) {
 // and for every tile right of the diagonal the transposed product into y,
 // two interleaved sums so that the y chain is not one long FMA dependency.
 template <typename T>
-void packed_sym_symv(const T* packed, Index lp, const T* x, T* y) {
+void packed_sym_symv_rows(const T* packed, Index lp, const T* x, T* y, Index b_begin,
+                          Index b_end) {
+  assert(0 <= b_begin && b_begin <= b_end && b_end <= lp / kT);
   // The widest Eigen packet that divides a tile row (half packets under AVX-512);
   // its width from sizeof, as a packet type passed to a template loses its
   // vector attributes (-Wignored-attributes).
@@ -102,7 +104,7 @@ void packed_sym_symv(const T* packed, Index lp, const T* x, T* y) {
   using Eigen::internal::predux;
   using Eigen::internal::pset1;
   using Eigen::internal::pstoreu;
-  for (Index b = 0; b < lp / kT; ++b) {
+  for (Index b = b_begin; b < b_end; ++b) {
     const Index c0 = kT * b, tiles = (lp - c0) / kT;
     const T* t = packed + packed_sym_block_offset(b, lp);
     const T* xb = x + c0;
@@ -137,6 +139,11 @@ void packed_sym_symv(const T* packed, Index lp, const T* x, T* y) {
   }
 }
 
+template <typename T>
+void packed_sym_symv(const T* packed, Index lp, const T* x, T* y) {
+  packed_sym_symv_rows(packed, lp, x, y, 0, lp / kT);
+}
+
 // Tile by tile: eight accumulators hold one tile's rows (one packet of
 // columns at a time) over all m terms, then Q_tile = alpha Q_tile + acc; each
 // tile is read and written once, and the loads (eight broadcasts and one
@@ -147,17 +154,9 @@ void packed_sym_symv(const T* packed, Index lp, const T* x, T* y) {
 // GEMMs into scratch added to the tiles afterwards; bench/online's
 // BM_PackedRankUpdate64 reports it against the GEMM rate of the same run.)
 template <typename T, typename S>
-void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index v_stride,
-                            const T* coef, Index m, SymRowMat<T>& scratch) {
-  assert(lp % kT == 0 && (m == 0 || (v != nullptr && coef != nullptr && v_stride >= lp)));
-  using P = typename Eigen::internal::find_best_packet<T, kT>::type;
-  constexpr Index W = sizeof(P) / sizeof(T);
-  static_assert(kT % W == 0, "a tile row must be whole packets");
-  using Eigen::internal::ploadu;
-  using Eigen::internal::pmadd;
-  using Eigen::internal::pmul;
-  using Eigen::internal::pset1;
-  using Eigen::internal::pstoreu;
+void packed_sym_rank_update_prepare(Index lp, const S* v, Index v_stride, Index m,
+                                    SymRowMat<T>& scratch) {
+  assert(lp % kT == 0 && (m == 0 || (v != nullptr && v_stride >= lp)));
   const Index groups = lp / kT;
   if (scratch.rows() < groups || scratch.cols() < m * kT) {
     scratch = packed_sym_rank_update_scratch<T>(lp, m);
@@ -169,15 +168,32 @@ void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index
       for (Index c = 0; c < kT; ++c) dst[c] = static_cast<T>(row[kT * g + c]);
     }
   }
+}
+
+template <typename T>
+void packed_sym_rank_update_rows(T* packed, Index lp, double alpha, const T* coef, Index m,
+                                 const SymRowMat<T>& scratch, Index b_begin, Index b_end) {
+  assert(lp % kT == 0 && (m == 0 || coef != nullptr));
+  assert(0 <= b_begin && b_begin <= b_end && b_end <= lp / kT);
+  assert(m == 0 || (scratch.rows() >= lp / kT && scratch.cols() >= m * kT));
+  using P = typename Eigen::internal::find_best_packet<T, kT>::type;
+  constexpr Index W = sizeof(P) / sizeof(T);
+  static_assert(kT % W == 0, "a tile row must be whole packets");
+  using Eigen::internal::ploadu;
+  using Eigen::internal::pmadd;
+  using Eigen::internal::pmul;
+  using Eigen::internal::pset1;
+  using Eigen::internal::pstoreu;
+  const Index groups = lp / kT;
   const P alpha_p = pset1<P>(static_cast<T>(alpha));
   // Column groups in chunks of about 128 KiB of regrouped V, so that a chunk
   // stays in L2 while every block row above it passes (the whole of V is
   // 1 MiB in double at L = 2000, m = 64).
   const Index chunk = std::max<Index>(
       1, (Index{128} << 10) / (std::max<Index>(m, 1) * kT * static_cast<Index>(sizeof(T))));
-  for (Index g0 = 0; g0 < groups; g0 += chunk) {
+  for (Index g0 = (b_begin / chunk) * chunk; g0 < groups; g0 += chunk) {
     const Index g1 = std::min(groups, g0 + chunk);
-    for (Index bb = 0; bb < g1; ++bb) {
+    for (Index bb = b_begin; bb < std::min(g1, b_end); ++bb) {
       const T* a_grp = scratch.row(bb).data();
       for (Index g = std::max(bb, g0); g < g1; ++g) {
         T* tile = tile_ptr(packed, bb, g - bb, lp);
@@ -202,6 +218,13 @@ void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index
       }
     }
   }
+}
+
+template <typename T, typename S>
+void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index v_stride,
+                            const T* coef, Index m, SymRowMat<T>& scratch) {
+  packed_sym_rank_update_prepare<T, S>(lp, v, v_stride, m, scratch);
+  packed_sym_rank_update_rows<T>(packed, lp, alpha, coef, m, scratch, 0, lp / kT);
 }
 
 template <typename T>
@@ -252,6 +275,9 @@ void packed_sym_from_row_blocks(const T* row_blocks, Index lp, T* packed) {
   template void packed_sym_from_dense<T>(const RowMatrixXd&, Index, T*);     \
   template RowMatrixXd packed_sym_to_dense<T>(const T*, Index, Index);       \
   template void packed_sym_symv<T>(const T*, Index, const T*, T*);           \
+  template void packed_sym_symv_rows<T>(const T*, Index, const T*, T*, Index, Index); \
+  template void packed_sym_rank_update_rows<T>(T*, Index, double, const T*, Index,    \
+                                               const SymRowMat<T>&, Index, Index);    \
   template void packed_sym_symv_ref<T>(const T*, Index, const T*, T*);       \
   template void packed_sym_to_upper<T>(const T*, Index, SymRowMat<T>&);      \
   template void packed_sym_from_upper<T>(const SymRowMat<T>&, T, Index, T*); \
@@ -268,5 +294,11 @@ template void packed_sym_rank_update<double, float>(double*, Index, double, cons
                                                     const double*, Index, SymRowMat<double>&);
 template void packed_sym_rank_update<double, double>(double*, Index, double, const double*, Index,
                                                      const double*, Index, SymRowMat<double>&);
+template void packed_sym_rank_update_prepare<float, float>(Index, const float*, Index, Index,
+                                                           SymRowMat<float>&);
+template void packed_sym_rank_update_prepare<double, float>(Index, const float*, Index, Index,
+                                                            SymRowMat<double>&);
+template void packed_sym_rank_update_prepare<double, double>(Index, const double*, Index, Index,
+                                                             SymRowMat<double>&);
 
 }  // namespace elmq::detail

@@ -54,6 +54,13 @@ RowMatrixXd packed_sym_to_dense(const T* packed, Index L, Index lp);
 /// compile-time packet width of Eigen (any width, scalar included).
 template <typename T>
 void packed_sym_symv(const T* packed, Index lp, const T* x, T* y);
+/// The part of y += Q x that comes from the tiles of block rows [b_begin,
+/// b_end) (each tile (b, g >= b) adds to y both as itself and, off the
+/// diagonal, as its transpose). Over [0, lp / 8) it is packed_sym_symv; the
+/// parts of disjoint ranges add up to it.
+template <typename T>
+void packed_sym_symv_rows(const T* packed, Index lp, const T* x, T* y, Index b_begin,
+                          Index b_end);
 /// The same by two Eigen products per block row: the reference of the tests.
 template <typename T>
 void packed_sym_symv_ref(const T* packed, Index lp, const T* x, T* y);
@@ -68,6 +75,18 @@ void packed_sym_symv_ref(const T* packed, Index lp, const T* x, T* y);
 template <typename T, typename S>
 void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index v_stride,
                             const T* coef, Index m, SymRowMat<T>& scratch);
+/// packed_sym_rank_update in two steps, so that the tiles can be updated a few
+/// block rows at a time (the online ELM spreads one rank-64 update over the
+/// next samples): prepare copies the m rows of V into scratch (reallocated
+/// only if too small); rows then updates the tiles of block rows
+/// [b_begin, b_end) from that scratch. prepare, then rows over ranges that
+/// cover [0, lp / 8) once, equals packed_sym_rank_update bit for bit.
+template <typename T, typename S>
+void packed_sym_rank_update_prepare(Index lp, const S* v, Index v_stride, Index m,
+                                    SymRowMat<T>& scratch);
+template <typename T>
+void packed_sym_rank_update_rows(T* packed, Index lp, double alpha, const T* coef, Index m,
+                                 const SymRowMat<T>& scratch, Index b_begin, Index b_end);
 /// The scratch packed_sym_rank_update needs for up to max_m terms, allocated
 /// now (so that later calls with m <= max_m never allocate).
 template <typename T>

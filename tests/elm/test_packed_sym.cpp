@@ -185,6 +185,41 @@ TEST(PackedSymRankUpdate, ScratchSizedOnceIsReused) {
   EXPECT_EQ(scratch.data(), before);
 }
 
+// The online ELM spreads one update over samples, a few block rows at a
+// time: any split into consecutive ranges gives the whole update bit for bit,
+// and the products of disjoint ranges of block rows add up to the product.
+TEST(PackedSymRankUpdate, RangesOfBlockRowsEqualTheWholeUpdate) {
+  const Index L = 300, lp = 304, m = 64, nb = lp / 8;
+  const RowMatrixXd q0 = random_symmetric(L, 6);
+  const RowMatrixXf v = random_matrix(m, lp, 7).cast<float>();
+  VectorXf coef(m);
+  for (Index i = 0; i < m; ++i) coef[i] = i % 2 == 0 ? 0.5f : -0.25f;
+  std::vector<float> whole(static_cast<std::size_t>(packed_sym_size(lp)));
+  detail::packed_sym_from_dense(q0, lp, whole.data());
+  std::vector<float> split = whole;
+  detail::SymRowMat<float> scratch;
+  detail::packed_sym_rank_update<float, float>(whole.data(), lp, 0.9, v.data(), lp, coef.data(), m,
+                                               scratch);
+  detail::SymRowMat<float> scratch2;
+  detail::packed_sym_rank_update_prepare<float, float>(lp, v.data(), lp, m, scratch2);
+  for (Index b0 = 0, step = 1; b0 < nb; b0 += step, ++step) {
+    detail::packed_sym_rank_update_rows<float>(split.data(), lp, 0.9, coef.data(), m, scratch2, b0,
+                                               std::min(nb, b0 + step));
+  }
+  EXPECT_TRUE(whole == split);
+
+  const VectorXf x = random_matrix(lp, 1, 8).cast<float>();
+  VectorXf y_all = VectorXf::Zero(lp), y_parts = VectorXf::Zero(lp);
+  detail::packed_sym_symv(whole.data(), lp, x.data(), y_all.data());
+  for (const Index cut : {Index{0}, Index{5}, Index{17}, nb}) {
+    y_parts.setZero();
+    detail::packed_sym_symv_rows(whole.data(), lp, x.data(), y_parts.data(), 0, cut);
+    detail::packed_sym_symv_rows(whole.data(), lp, x.data(), y_parts.data(), cut, nb);
+    EXPECT_LE((y_parts - y_all).cwiseAbs().maxCoeff(), 1e-5f * y_all.cwiseAbs().maxCoeff())
+        << cut;
+  }
+}
+
 TYPED_TEST(PackedSym, UpperRoundTripScales) {
   using T = TypeParam;
   const Index L = 70, lp = 72;

@@ -433,6 +433,64 @@ TEST(OnlineElm, SaveResumeEqualsUninterrupted) {
   }
 }
 
+// Row by row, a full correction queue's update of P (and a full buffer's
+// addition to G) is spread over the following samples. A model saved while
+// such updates are in progress resumes bit for bit, and reads of P and G in
+// the meantime see the completed values.
+std::string spread_run(const OnlineConfig& oc, Index split, bool resume, RowMatrixXd* beta_out,
+                       RowMatrixXd* gram_out, RowMatrixXd* p_out) {
+  const auto b = make_blobs(420, 7, 5, 57);
+  OnlineElm m = OnlineElm::create(small_config(200, 0.2), oc, b.x.topRows(100), LabelVector());
+  for (Index i = 0; i < split; ++i) m.learn_row(b.x.row(i).data(), b.y[i], i % 3 == 0 ? 1.5f : 1.0f);
+  *gram_out = m.gram();
+  *p_out = m.inverse_gram();
+  if (resume) m = OnlineElm::from_bytes(m.to_bytes());
+  for (Index i = split; i < 400; ++i) m.learn_row(b.x.row(i).data(), b.y[i]);
+  *beta_out = m.beta();
+  return m.to_bytes();
+}
+
+TEST(OnlineElm, SaveResumeDuringSpreadUpdatesEqualsUninterrupted) {
+  for (StatePrecision p : {StatePrecision::kFloat32, StatePrecision::kFloat64}) {
+    for (double rho : {1.0, 0.98}) {
+      OnlineConfig oc;
+      oc.precision = p;
+      oc.forgetting = rho;
+      // L = 200: an update of P or G is spread over about 20 samples; the
+      // splits fall before, inside and after the first ones (P's start at
+      // samples 64 and 128, G's at 32 and 96).
+      for (Index split = 60; split <= 140; split += 4) {
+        RowMatrixXd b1, b2, g1, g2, p1, p2;
+        const std::string uninterrupted = spread_run(oc, split, false, &b1, &g1, &p1);
+        const std::string resumed = spread_run(oc, split, true, &b2, &g2, &p2);
+        EXPECT_TRUE(b1 == b2) << state_precision_name(p) << " rho " << rho << " split " << split;
+        EXPECT_TRUE(uninterrupted == resumed) << split;
+      }
+    }
+  }
+  // The values read during an update in progress: P against the exact
+  // inverse of the weighted statistics, G against the rows themselves.
+  OnlineConfig oc;
+  oc.precision = StatePrecision::kFloat64;
+  for (Index split : {Index{70}, Index{100}}) {
+    RowMatrixXd b, g, pinv;
+    spread_run(oc, split, false, &b, &g, &pinv);
+    const auto blobs = make_blobs(420, 7, 5, 57);
+    OnlineElm ref = OnlineElm::create(small_config(200, 0.2), oc, blobs.x.topRows(100),
+                                      LabelVector());
+    const RowMatrixXd h = online_test::hidden_double_rows(ref, blobs.x.topRows(split));
+    VectorXd w(split);
+    for (Index i = 0; i < split; ++i) w[i] = i % 3 == 0 ? 1.5 : 1.0;
+    const RowMatrixXd g_ref = h.transpose() * w.asDiagonal() * h;
+    EXPECT_LT(rel_max_err(g, g_ref), 1e-12) << split;
+    Eigen::MatrixXd a = g_ref;
+    a.diagonal().array() += ref.lambda();
+    const RowMatrixXd p_ref = Eigen::LLT<Eigen::MatrixXd>(a).solve(
+        Eigen::MatrixXd::Identity(a.rows(), a.cols()));
+    EXPECT_LT(rel_max_err(pinv, p_ref), 1e-8) << split;
+  }
+}
+
 TEST(OnlineElm, CorruptFilesAreRejected) {
   const auto b = make_blobs(100, 4, 3, 61);
   OnlineElm m = OnlineElm::create(small_config(16, 1.0), OnlineConfig{}, b.x, LabelVector());
