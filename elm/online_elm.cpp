@@ -54,9 +54,9 @@ using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 // The output-weight update of one sample: e = beta^T h, then (after e is
 // scaled) beta += q e^T and its float copy, beta being L x C row-major. With
 // C a compile-time constant each row is a fixed-size vector; with C known
-// only at run time (10 classes, say) the per-row loop overhead cost more
-// than the arithmetic (13 us at L = 1000). Sums run over i in order, as the
-// generic loops do.
+// only at run time the per-row loop overhead cost more than the arithmetic
+// (L = 1000, C = 10: 6.6 % of an update's profile samples, 1.3 + 1.8 % with
+// fixed sizes). Sums run over i in order, as the generic loops do.
 template <int C>
 void beta_error_fixed(const double* beta, const float* h, Index L, double* e) {
   using V = Eigen::Matrix<double, C, 1>;
