@@ -325,6 +325,7 @@ class PackedState final : public detail::OnlineState {
     dense_valid_ = false;
     queue_.row(b_off_ + m_) = (q_ * static_cast<T>(scale)).transpose();
     sign_[b_off_ + m_] = sign;
+    regroup(b_off_ + m_);
     ++m_;
     if (a_ > 0) flush_step();
     if (m_ >= kQueueFlush) start_pending();
@@ -356,6 +357,7 @@ class PackedState final : public detail::OnlineState {
     finish_pending();
     queue_.middleRows(b_off_ + m_, k) = rows.template cast<T>();
     sign_.segment(b_off_ + m_, k).setConstant(sign);
+    for (Index j = 0; j < k; ++j) regroup(b_off_ + m_ + j);
     m_ += k;
     if (m_ >= kQueueFlush) flush();
   }
@@ -366,8 +368,8 @@ class PackedState final : public detail::OnlineState {
     finish_pending();
     if (m_ == 0 && c_ == 1.0) return;
     for (Index j = 0; j < m_; ++j) coef_[j] = static_cast<T>(c_ * sign_[b_off_ + j]);
-    detail::packed_sym_rank_update<T, T>(p_.data(), lp_, c_, queue_.row(b_off_).data(), lp_,
-                                         coef_.data(), m_, tmp_);
+    detail::packed_sym_rank_update_rows(p_.data(), lp_, c_, coef_.data(), m_, tmp_, b_off_, 0,
+                                        lp_ / kTile);
     m_ = 0;
     c_ = 1.0;
   }
@@ -452,6 +454,7 @@ class PackedState final : public detail::OnlineState {
         r.fail("queued correction has a sign other than +-1");
       queue_.row(j) = Eigen::Map<const Vec<T>>(queue.data() + j * lp_, lp_).transpose();
       sign_[j] = sign[static_cast<std::size_t>(j)];
+      regroup(j);
     }
     if (!p_.allFinite() || !queue_.topRows(m).allFinite())
       r.fail("inverse-Gram state is not finite");
@@ -462,6 +465,9 @@ class PackedState final : public detail::OnlineState {
 
  private:
   Index a_off() const { return kQueueFlush - b_off_; }
+  // Queue row j, regrouped by columns as term j of tmp_ (what the tile
+  // update reads), when it is queued: no update starts with a copy of 64 rows.
+  void regroup(Index j) { detail::packed_sym_regroup_row<T, T>(lp_, queue_.row(j).data(), j, tmp_); }
   auto live() const { return queue_.middleRows(b_off_, m_); }
 
   // The live half (full) becomes the pending one: its update T <- c (T + A)
@@ -476,9 +482,9 @@ class PackedState final : public detail::OnlineState {
     prepare_pending();
   }
 
+  // (The rows are already regrouped in tmp_: each as it was queued.)
   void prepare_pending() {
     for (Index j = 0; j < a_; ++j) coef_[j] = static_cast<T>(a_c0_ * sign_[a_off() + j]);
-    detail::packed_sym_rank_update_prepare<T, T>(lp_, queue_.row(a_off()).data(), lp_, a_, tmp_);
     const Index nb = lp_ / kTile;
     // Tiles per step: the update ends within kFlushSteps samples, before the
     // live half fills again.
@@ -508,6 +514,7 @@ class PackedState final : public detail::OnlineState {
       if (s != 1.0 && s != -1.0) r.fail("queued correction has a sign other than +-1");
       queue_.row(a_off() + j) = Eigen::Map<const Vec<T>>(rows.data() + j * lp_, lp_).transpose();
       sign_[a_off() + j] = s;
+      regroup(a_off() + j);
     }
     if (!queue_.middleRows(a_off(), a).allFinite()) r.fail("inverse-Gram state is not finite");
     a_ = a;
@@ -521,16 +528,16 @@ class PackedState final : public detail::OnlineState {
     const Index nb = lp_ / kTile;
     Index end = a_next_, tiles = 0;
     while (end < nb && tiles < a_step_tiles_) tiles += nb - end++;
-    detail::packed_sym_rank_update_rows(p_.data(), lp_, a_c0_, coef_.data(), a_, tmp_, a_next_,
-                                        end);
+    detail::packed_sym_rank_update_rows(p_.data(), lp_, a_c0_, coef_.data(), a_, tmp_, a_off(),
+                                        a_next_, end);
     a_next_ = end;
     if (a_next_ == nb) complete_pending();
   }
 
   void finish_pending() {
     if (a_ == 0) return;
-    detail::packed_sym_rank_update_rows(p_.data(), lp_, a_c0_, coef_.data(), a_, tmp_, a_next_,
-                                        lp_ / kTile);
+    detail::packed_sym_rank_update_rows(p_.data(), lp_, a_c0_, coef_.data(), a_, tmp_, a_off(),
+                                        a_next_, lp_ / kTile);
     complete_pending();
   }
 
@@ -539,7 +546,9 @@ class PackedState final : public detail::OnlineState {
     a_ = 0;
     if (a_c0_ != 1.0) {
       c_ /= a_c0_;
-      queue_.middleRows(b_off_, m_) *= static_cast<T>(std::sqrt(a_c0_));
+      const T f = static_cast<T>(std::sqrt(a_c0_));
+      queue_.middleRows(b_off_, m_) *= f;
+      for (Index g = 0; g < lp_ / kTile; ++g) tmp_.row(g).segment(kTile * b_off_, kTile * m_) *= f;
     }
     a_c0_ = 1.0;
   }
@@ -557,7 +566,7 @@ class PackedState final : public detail::OnlineState {
   Index a_step_tiles_ = 0;
   Vec<T> q_, hx_, d_;
   Vec<T> coef_;    // c * sign of the rows being added to the triangle
-  RowMat<T> tmp_;  // those rows regrouped by columns
+  RowMat<T> tmp_;  // the queue's rows regrouped by columns (term j: row j)
   // Scratch of the block path: Q as a dense upper triangle (not saved).
   RowMat<T> dense_;
   bool dense_valid_ = false;
@@ -647,6 +656,7 @@ OnlineElm::OnlineElm(const OnlineElm& o)
       stats_off_(o.stats_off_),
       stats_rows_(o.stats_rows_),
       fold_rows_(o.fold_rows_),
+      fold_off_(o.fold_off_),
       fold_next_(o.fold_next_),
       fold_step_tiles_(o.fold_step_tiles_),
       fold_decay_(o.fold_decay_),
@@ -692,8 +702,7 @@ void OnlineElm::init_common(const OnlineConfig& online, Task task, Index n_outpu
     stats_t_ = RowMatrixXf::Zero(2 * kStatsRows, n_outputs);
     stats_coef_ = VectorXd::Zero(2 * kStatsRows);
     stats_decay_ = VectorXd::Zero(2 * kStatsRows);
-    scratch_.tmp = detail::packed_sym_rank_update_scratch<double>(Lp_, kStatsRows);
-    scratch_.hd = RowMatrixXd::Zero(kStatsRows, Lp_);
+    scratch_.tmp = detail::packed_sym_rank_update_scratch<double>(Lp_, 2 * kStatsRows);
     scratch_.td = RowMatrixXd::Zero(kStatsRows, n_outputs);
     scratch_.coef = VectorXd::Zero(kStatsRows);
   }
@@ -871,6 +880,8 @@ void OnlineElm::stats_push(const float* h, const float* t, double coef, double d
   stats_t_.row(row) = Eigen::Map<const Eigen::RowVectorXf>(t, n_outputs());
   stats_coef_[row] = coef;
   stats_decay_[row] = decay;
+  // Regrouped (as double) when it arrives: no fold starts with a copy of 64 rows.
+  detail::packed_sym_regroup_row<double, float>(Lp_, stats_h_.row(row).data(), row, scratch_.tmp);
   ++stats_rows_;
   if (fold_rows_ > 0) stats_fold_step();
   // Start a fold when the live half is full, or early at mid-cycle of the
@@ -892,49 +903,57 @@ void OnlineElm::stats_fold_start() {
     scratch_.coef[i] = stats_coef_[off + i] * decay;
     decay *= stats_decay_[off + i];
   }
+  for (Index i = 0; i < m; ++i)
+    scratch_.td.row(i) = stats_t_.row(off + i).cast<double>() * scratch_.coef[i];
+  // G = decay * G + sum_i a_i h_i h_i^T and B = decay * B + sum_i a_i h_i t_i^T,
+  // from here on a few block rows (of G, and the same rows of B) per sample.
   // Double products: the statistics are the exact anchor of the re-solve, so
-  // they must be more accurate than the float32 recursion they correct.
-  // G = decay * G + sum_i a_i h_i h_i^T (float h, exact in double), from
-  // here on a few block rows per sample (stats_fold_step).
-  detail::packed_sym_rank_update_prepare<double, float>(Lp_, stats_h_.row(off).data(), Lp_, m,
-                                                        scratch_.tmp);
+  // they must be more accurate than the float32 recursion they correct (float
+  // h, exact in double).
   fold_rows_ = m;
+  fold_off_ = off;
   fold_next_ = 0;
   fold_decay_ = decay;
   const Index nb = Lp_ / kTile;
   fold_step_tiles_ = (nb * (nb + 1) / 2 + kFlushSteps - 1) / kFlushSteps;
-  const Index C = n_outputs();
-  if (C > 0) {
-    // B = decay * B + H^T (a .* T), at once (L C multiply-adds per row).
-    for (Index i = 0; i < m; ++i)
-      scratch_.td.row(i) = stats_t_.row(off + i).cast<double>() * scratch_.coef[i];
-    scratch_.hd.topRows(m) = stats_h_.middleRows(off, m).cast<double>();
-    if (decay != 1.0) hty_ *= decay;
-    for (Index r0 = 0; r0 < L_; r0 += kColChunk) {
-      const Index w = std::min(kColChunk, L_ - r0);
-      hty_.middleRows(r0, w).noalias() +=
-          scratch_.hd.block(0, r0, m, w).transpose() * scratch_.td.topRows(m);
-    }
-  }
   // The other half (empty since the previous fold started) is live now.
   stats_off_ = kStatsRows - stats_off_;
   stats_rows_ = 0;
+}
+
+void OnlineElm::fold_rows(std::vector<double>* g, RowMatrixXd* b, Index b_begin,
+                          Index b_end) const {
+  if (g != nullptr) {
+    detail::packed_sym_rank_update_rows(g->data(), Lp_, fold_decay_, scratch_.coef.data(),
+                                        fold_rows_, scratch_.tmp, fold_off_, b_begin, b_end);
+  }
+  if (b == nullptr || b->cols() == 0) return;
+  // Rows 8 j .. 8 j + 7 of B from group j of the regrouped rows (m x 8,
+  // term-major); one fixed-order product per block row, so that any split
+  // into steps gives the same bits.
+  using Group = Eigen::Matrix<double, Eigen::Dynamic, kTile, Eigen::RowMajor>;
+  const Index m = fold_rows_;
+  for (Index j = b_begin; j < b_end && kTile * j < L_; ++j) {
+    const Index r0 = kTile * j, n = std::min(kTile, L_ - r0);
+    const Eigen::Map<const Group> v(scratch_.tmp.row(j).data() + kTile * fold_off_, m, kTile);
+    auto rows = b->middleRows(r0, n);
+    if (fold_decay_ != 1.0) rows *= fold_decay_;
+    rows.noalias() += v.leftCols(n).transpose().lazyProduct(scratch_.td.topRows(m));
+  }
 }
 
 void OnlineElm::stats_fold_step() {
   const Index nb = Lp_ / kTile;
   Index end = fold_next_, tiles = 0;
   while (end < nb && tiles < fold_step_tiles_) tiles += nb - end++;
-  detail::packed_sym_rank_update_rows(gram_packed_.data(), Lp_, fold_decay_, scratch_.coef.data(),
-                                      fold_rows_, scratch_.tmp, fold_next_, end);
+  fold_rows(&gram_packed_, &hty_, fold_next_, end);
   fold_next_ = end;
   if (fold_next_ == nb) fold_rows_ = 0;
 }
 
 void OnlineElm::stats_fold_finish() {
   if (fold_rows_ == 0) return;
-  detail::packed_sym_rank_update_rows(gram_packed_.data(), Lp_, fold_decay_, scratch_.coef.data(),
-                                      fold_rows_, scratch_.tmp, fold_next_, Lp_ / kTile);
+  fold_rows(&gram_packed_, &hty_, fold_next_, Lp_ / kTile);
   fold_rows_ = 0;
 }
 
@@ -945,11 +964,14 @@ void OnlineElm::stats_fold() {
 
 std::vector<double> OnlineElm::gram_folded() const {
   std::vector<double> g = gram_packed_;
-  if (fold_rows_ > 0) {
-    detail::packed_sym_rank_update_rows(g.data(), Lp_, fold_decay_, scratch_.coef.data(),
-                                        fold_rows_, scratch_.tmp, fold_next_, Lp_ / kTile);
-  }
+  if (fold_rows_ > 0) fold_rows(&g, nullptr, fold_next_, Lp_ / kTile);
   return g;
+}
+
+RowMatrixXd OnlineElm::hty_folded() const {
+  RowMatrixXd b = hty_;
+  if (fold_rows_ > 0) fold_rows(nullptr, &b, fold_next_, Lp_ / kTile);
+  return b;
 }
 
 void OnlineElm::stats_dense(RowMatrixXd* g, RowMatrixXd* b) const {
@@ -961,7 +983,7 @@ void OnlineElm::stats_dense(RowMatrixXd* g, RowMatrixXd* b) const {
     const double* gp = fold_rows_ > 0 ? folded.data() : gram_packed_.data();
     *g = total_decay * detail::packed_sym_to_dense(gp, L_, Lp_);
   }
-  if (b != nullptr) *b = total_decay * hty_;
+  if (b != nullptr) *b = total_decay * (fold_rows_ > 0 ? hty_folded() : hty_);
   double decay = 1.0;
   for (Index i = stats_rows_ - 1; i >= 0; --i) {
     const double a = stats_coef_[stats_off_ + i] * decay;
@@ -1480,7 +1502,7 @@ std::string OnlineElm::to_bytes() const {
     const std::vector<double> gram = detail::packed_sym_to_row_blocks(
         fold_rows_ > 0 ? gram_folded().data() : gram_packed_.data(), Lp_);  // file layout
     w.put_f64_array(kTagGram, gram.data(), gram.size());
-    w.put_matrix(kTagHty, hty_);
+    w.put_matrix(kTagHty, fold_rows_ > 0 ? hty_folded() : hty_);
     w.put_matrix(kTagBufH, RowMatrixXf(stats_h_.middleRows(stats_off_, stats_rows_)));
     w.put_matrix(kTagBufT, RowMatrixXf(stats_t_.middleRows(stats_off_, stats_rows_)));
     w.put_f64_array(kTagBufCoef, stats_coef_.data() + stats_off_,
@@ -1581,6 +1603,10 @@ OnlineElm OnlineElm::from_bytes(std::string_view bytes) {
       m.stats_t_.topRows(rows) = bt;
       m.stats_coef_.head(rows) = Eigen::Map<const VectorXd>(coef.data(), rows);
       m.stats_decay_.head(rows) = Eigen::Map<const VectorXd>(decay.data(), rows);
+      for (Index i = 0; i < rows; ++i) {
+        detail::packed_sym_regroup_row<double, float>(m.Lp_, m.stats_h_.row(i).data(), i,
+                                                      m.scratch_.tmp);
+      }
     }
     const Eigen::Map<const VectorXd> gp(m.gram_packed_.data(),
                                         static_cast<Index>(m.gram_packed_.size()));

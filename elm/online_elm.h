@@ -374,7 +374,9 @@ class OnlineElm {
   void stats_fold_step();
   void stats_fold_finish();
   void stats_fold();
+  void fold_rows(std::vector<double>* g, RowMatrixXd* b, Index b_begin, Index b_end) const;
   std::vector<double> gram_folded() const;
+  RowMatrixXd hty_folded() const;
   void stats_dense(RowMatrixXd* g, RowMatrixXd* b) const;
   void after_update(Index rows);
   void resolve_exact(const RowMatrixXf* remove_h, const RowMatrixXf* remove_t,
@@ -398,13 +400,13 @@ class OnlineElm {
   // Double statistics: G (packed like P), B, and buffered hidden rows (with
   // their coefficient and forgetting step) not yet added to them, in two
   // halves of 64: the live one (from row stats_off_) and the one being added
-  // to G a few block rows per sample (fold_rows_ > 0; B takes it at once).
+  // to G and B a few block rows per sample (fold_rows_ > 0, from row fold_off_).
   std::vector<double> gram_packed_;
   RowMatrixXd hty_;
   RowMatrixXf stats_h_, stats_t_;
   VectorXd stats_coef_, stats_decay_;
   Index stats_off_ = 0, stats_rows_ = 0;
-  Index fold_rows_ = 0, fold_next_ = 0, fold_step_tiles_ = 0;
+  Index fold_rows_ = 0, fold_off_ = 0, fold_next_ = 0, fold_step_tiles_ = 0;
   double fold_decay_ = 1.0;
 
   std::int64_t n_learned_ = 0, n_unlearned_ = 0, n_resolves_ = 0, since_resolve_ = 0;
@@ -413,7 +415,7 @@ class OnlineElm {
   // Scratch of the row paths, sized once so that they do not allocate.
   struct Scratch {
     VectorXd q, coef;
-    RowMatrixXd hd, td, tmp;
+    RowMatrixXd td, tmp;
   };
   PredictWorkspace ws_;
   VectorXd err_;

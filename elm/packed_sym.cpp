@@ -154,28 +154,31 @@ void packed_sym_symv(const T* packed, Index lp, const T* x, T* y) {
 // GEMMs into scratch added to the tiles afterwards; bench/online's
 // BM_PackedRankUpdate64 reports it against the GEMM rate of the same run.)
 template <typename T, typename S>
+void packed_sym_regroup_row(Index lp, const S* v, Index q, SymRowMat<T>& scratch) {
+  assert(lp % kT == 0 && scratch.rows() >= lp / kT && scratch.cols() >= kT * (q + 1));
+  for (Index g = 0; g < lp / kT; ++g) {
+    T* dst = scratch.row(g).data() + kT * q;
+    for (Index c = 0; c < kT; ++c) dst[c] = static_cast<T>(v[kT * g + c]);
+  }
+}
+
+template <typename T, typename S>
 void packed_sym_rank_update_prepare(Index lp, const S* v, Index v_stride, Index m,
                                     SymRowMat<T>& scratch) {
   assert(lp % kT == 0 && (m == 0 || (v != nullptr && v_stride >= lp)));
-  const Index groups = lp / kT;
-  if (scratch.rows() < groups || scratch.cols() < m * kT) {
+  if (scratch.rows() < lp / kT || scratch.cols() < m * kT) {
     scratch = packed_sym_rank_update_scratch<T>(lp, m);
   }
-  for (Index q = 0; q < m; ++q) {
-    const S* row = v + q * v_stride;
-    for (Index g = 0; g < groups; ++g) {
-      T* dst = scratch.row(g).data() + kT * q;
-      for (Index c = 0; c < kT; ++c) dst[c] = static_cast<T>(row[kT * g + c]);
-    }
-  }
+  for (Index q = 0; q < m; ++q) packed_sym_regroup_row<T, S>(lp, v + q * v_stride, q, scratch);
 }
 
 template <typename T>
 void packed_sym_rank_update_rows(T* packed, Index lp, double alpha, const T* coef, Index m,
-                                 const SymRowMat<T>& scratch, Index b_begin, Index b_end) {
+                                 const SymRowMat<T>& scratch, Index q0, Index b_begin,
+                                 Index b_end) {
   assert(lp % kT == 0 && (m == 0 || coef != nullptr));
   assert(0 <= b_begin && b_begin <= b_end && b_end <= lp / kT);
-  assert(m == 0 || (scratch.rows() >= lp / kT && scratch.cols() >= m * kT));
+  assert(m == 0 || (scratch.rows() >= lp / kT && scratch.cols() >= (q0 + m) * kT));
   using P = typename Eigen::internal::find_best_packet<T, kT>::type;
   constexpr Index W = sizeof(P) / sizeof(T);
   static_assert(kT % W == 0, "a tile row must be whole packets");
@@ -194,10 +197,10 @@ void packed_sym_rank_update_rows(T* packed, Index lp, double alpha, const T* coe
   for (Index g0 = (b_begin / chunk) * chunk; g0 < groups; g0 += chunk) {
     const Index g1 = std::min(groups, g0 + chunk);
     for (Index bb = b_begin; bb < std::min(g1, b_end); ++bb) {
-      const T* a_grp = scratch.row(bb).data();
+      const T* a_grp = scratch.row(bb).data() + kT * q0;
       for (Index g = std::max(bb, g0); g < g1; ++g) {
         T* tile = tile_ptr(packed, bb, g - bb, lp);
-        const T* b_grp = scratch.row(g).data();
+        const T* b_grp = scratch.row(g).data() + kT * q0;
         for (Index p = 0; p < kT; p += W) {
           // The terms are summed apart from Q (each added into |Q| directly
           // would round at Q's scale), then added once.
@@ -224,7 +227,7 @@ template <typename T, typename S>
 void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index v_stride,
                             const T* coef, Index m, SymRowMat<T>& scratch) {
   packed_sym_rank_update_prepare<T, S>(lp, v, v_stride, m, scratch);
-  packed_sym_rank_update_rows<T>(packed, lp, alpha, coef, m, scratch, 0, lp / kT);
+  packed_sym_rank_update_rows<T>(packed, lp, alpha, coef, m, scratch, 0, 0, lp / kT);
 }
 
 template <typename T>
@@ -277,7 +280,7 @@ void packed_sym_from_row_blocks(const T* row_blocks, Index lp, T* packed) {
   template void packed_sym_symv<T>(const T*, Index, const T*, T*);           \
   template void packed_sym_symv_rows<T>(const T*, Index, const T*, T*, Index, Index); \
   template void packed_sym_rank_update_rows<T>(T*, Index, double, const T*, Index,    \
-                                               const SymRowMat<T>&, Index, Index);    \
+                                               const SymRowMat<T>&, Index, Index, Index); \
   template void packed_sym_symv_ref<T>(const T*, Index, const T*, T*);       \
   template void packed_sym_to_upper<T>(const T*, Index, SymRowMat<T>&);      \
   template void packed_sym_from_upper<T>(const SymRowMat<T>&, T, Index, T*); \
@@ -300,5 +303,10 @@ template void packed_sym_rank_update_prepare<double, float>(Index, const float*,
                                                             SymRowMat<double>&);
 template void packed_sym_rank_update_prepare<double, double>(Index, const double*, Index, Index,
                                                              SymRowMat<double>&);
+template void packed_sym_regroup_row<float, float>(Index, const float*, Index, SymRowMat<float>&);
+template void packed_sym_regroup_row<double, float>(Index, const float*, Index,
+                                                    SymRowMat<double>&);
+template void packed_sym_regroup_row<double, double>(Index, const double*, Index,
+                                                     SymRowMat<double>&);
 
 }  // namespace elmq::detail

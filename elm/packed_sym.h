@@ -77,16 +77,21 @@ void packed_sym_rank_update(T* packed, Index lp, double alpha, const S* v, Index
                             const T* coef, Index m, SymRowMat<T>& scratch);
 /// packed_sym_rank_update in two steps, so that the tiles can be updated a few
 /// block rows at a time (the online ELM spreads one rank-64 update over the
-/// next samples): prepare copies the m rows of V into scratch (reallocated
-/// only if too small); rows then updates the tiles of block rows
-/// [b_begin, b_end) from that scratch. prepare, then rows over ranges that
-/// cover [0, lp / 8) once, equals packed_sym_rank_update bit for bit.
+/// next samples): prepare copies the m rows of V into scratch as terms 0 ..
+/// m-1 (reallocated only if too small), or regroup_row copies one row as term
+/// q (scratch already large enough: as the rows arrive); rows then updates the
+/// tiles of block rows [b_begin, b_end) from the terms q0 .. q0+m-1 of the
+/// scratch (coef: m numbers). prepare, then rows over ranges that cover
+/// [0, lp / 8) once, equals packed_sym_rank_update bit for bit.
 template <typename T, typename S>
 void packed_sym_rank_update_prepare(Index lp, const S* v, Index v_stride, Index m,
                                     SymRowMat<T>& scratch);
+template <typename T, typename S>
+void packed_sym_regroup_row(Index lp, const S* v, Index q, SymRowMat<T>& scratch);
 template <typename T>
 void packed_sym_rank_update_rows(T* packed, Index lp, double alpha, const T* coef, Index m,
-                                 const SymRowMat<T>& scratch, Index b_begin, Index b_end);
+                                 const SymRowMat<T>& scratch, Index q0, Index b_begin,
+                                 Index b_end);
 /// The scratch packed_sym_rank_update needs for up to max_m terms, allocated
 /// now (so that later calls with m <= max_m never allocate).
 template <typename T>

@@ -203,10 +203,20 @@ TEST(PackedSymRankUpdate, RangesOfBlockRowsEqualTheWholeUpdate) {
   detail::SymRowMat<float> scratch2;
   detail::packed_sym_rank_update_prepare<float, float>(lp, v.data(), lp, m, scratch2);
   for (Index b0 = 0, step = 1; b0 < nb; b0 += step, ++step) {
-    detail::packed_sym_rank_update_rows<float>(split.data(), lp, 0.9, coef.data(), m, scratch2, b0,
-                                               std::min(nb, b0 + step));
+    detail::packed_sym_rank_update_rows<float>(split.data(), lp, 0.9, coef.data(), m, scratch2, 0,
+                                               b0, std::min(nb, b0 + step));
   }
   EXPECT_TRUE(whole == split);
+  // The same terms regrouped one by one at an offset (as the rows arrive).
+  std::vector<float> offset = split;
+  detail::packed_sym_from_dense(q0, lp, offset.data());
+  detail::SymRowMat<float> scratch3 = detail::packed_sym_rank_update_scratch<float>(lp, m + 5);
+  for (Index q = 0; q < m; ++q) {
+    detail::packed_sym_regroup_row<float, float>(lp, v.row(q).data(), q + 5, scratch3);
+  }
+  detail::packed_sym_rank_update_rows<float>(offset.data(), lp, 0.9, coef.data(), m, scratch3, 5,
+                                             0, nb);
+  EXPECT_TRUE(whole == offset);
 
   const VectorXf x = random_matrix(lp, 1, 8).cast<float>();
   VectorXf y_all = VectorXf::Zero(lp), y_parts = VectorXf::Zero(lp);
