@@ -34,16 +34,24 @@
 // diagonal tiles are re-symmetrized after each write.
 //
 // Latency. That rank-64 product, and the one that adds 64 buffered rows to
-// G, are each spread over the next 32 samples, a few 8-row block rows per
-// sample, instead of falling on one sample: while one is in progress, the
-// block rows already done hold the new values and the queued rows still
-// correct the rest (the trailing principal submatrix), so every product
-// with P is exact throughout. Every single-sample update then costs about
-// the same. Streaming Fashion-MNIST at L = 1000 with forgetting
-// (examples/streaming_classifier.cpp, 20,000 samples, this 2-core Zen3):
-// update p50 / p99 107-113 / 187-221 us, against 76-85 / 1,316-1,536 us when
-// each product fell on one sample (the mean is unchanged). An exact re-solve
-// (below, O(L^3)) still falls on one sample when it is due. A model
+// G (and B), are each spread over the next 32 samples, a few 8-row block
+// rows per sample, instead of falling on one sample: while one is in
+// progress, the block rows already done hold the new values and the queued
+// rows still correct the rest (the trailing principal submatrix), so every
+// product with P is exact throughout; the rows are regrouped for the tile
+// update as they arrive, so no update starts with a copy. Every single-sample
+// update then costs about the same. bench/online's BM_LearnRowTail (6,400
+// single-sample updates with statistics, 784 inputs, this 2-core Zen3; two
+// interleaved runs each, us; before -> after):
+//   L = 1000: mean 142 / 129 -> 141 / 115, p50 97 / 86 -> 141 / 113,
+//             p99 1,663 / 1,381 -> 233 / 186, p99.9 1,883 / 1,793 -> 288 / 237;
+//   L = 2000: mean 478 / 428 -> 519 / 428, p50 297 / 262 -> 495 / 423,
+//             p99 5,668 / 5,451 -> 961 / 675, p99.9 6,759 / 6,293 -> 1,191 / 765.
+// The Fashion-MNIST stream of examples/streaming_classifier.cpp at L = 1000:
+// update p50 / p99 80-97 / 1,352-1,548 -> 131-139 / 243-280 us. The median
+// rises (most samples now carry a slice), the tail falls 5-7x, the mean
+// stays within this machine's noise. An exact re-solve (below, O(L^3))
+// still falls on one sample when it is due. A model
 // saved mid-way stores the product in progress (file version 2).
 //
 // Forgetting (0 < rho <= 1): each learned sample multiplies the weight of all

@@ -10,13 +10,16 @@
 // A block update of 64 rows is compute-bound instead (three products with
 // the triangle per block, about 2.5 L^2 float and 0.5 L^2 double
 // multiply-adds per sample plus the hidden layer): its floor uses the float
-// and double GEMM rates measured here (BM_GemmRate).
+// and double GEMM rates measured here (BM_GemmRate). BM_LearnRowTail gives
+// the distribution of single-update times (p50 ... p99.9), which the
+// spreading of the rank-64 products over 32 samples keeps near the median.
 //
 //   elmq_bench_online --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -216,6 +219,41 @@ void BM_LearnRowF64(benchmark::State& state) {
 BENCHMARK(BM_LearnRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LearnRowNoStats)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LearnRowF64)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
+
+// The distribution of single-sample update times (statistics on, float32):
+// each rank-64 product of the state is spread over 32 samples, so the tail
+// should stay near the median. Counters in microseconds; the benchmark's own
+// time is the mean.
+void BM_LearnRowTail(benchmark::State& state) {
+  Fixture f = make_fixture(state.range(0), StatePrecision::kFloat32, true);
+  OnlineElm& m = *f.model;
+  std::vector<double> us;
+  us.reserve(1 << 20);
+  Index i = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    m.learn_row(f.x.row(i).data(), f.y[i]);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (us.size() < us.capacity()) {
+      us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+    i = (i + 1) % kRows;
+  }
+  state.SetItemsProcessed(state.iterations());
+  std::sort(us.begin(), us.end());
+  auto pct = [&](double p) {
+    return us.empty() ? 0.0 : us[static_cast<std::size_t>(p * static_cast<double>(us.size() - 1))];
+  };
+  state.counters["p50_us"] = pct(0.5);
+  state.counters["p90_us"] = pct(0.9);
+  state.counters["p99_us"] = pct(0.99);
+  state.counters["p999_us"] = pct(0.999);
+}
+BENCHMARK(BM_LearnRowTail)
+    ->Arg(1000)
+    ->Arg(2000)
+    ->Iterations(6400)
+    ->Unit(benchmark::kMicrosecond);
 
 // Prequential step (predict, then learn with the same hidden activations).
 void BM_PredictThenLearnRow(benchmark::State& state) {
