@@ -70,6 +70,14 @@ bool supported(KernelPath p) {
       return false;
 #endif
     }
+    case KernelPath::kAvx512Vnni: {
+#if ELMQ_X86_64
+      const CpuFeatures& f = cpu_features();
+      return supported(KernelPath::kAvx2) && f.avx512f && f.avx512bw && f.avx512vnni;
+#else
+      return false;
+#endif
+    }
   }
   return false;
 }
@@ -125,6 +133,8 @@ const char* kernel_path_name(KernelPath path) {
       return "scalar";
     case KernelPath::kAvx2:
       return "avx2";
+    case KernelPath::kAvx512Vnni:
+      return "avx512vnni";
   }
   return "unknown";
 }
@@ -133,13 +143,15 @@ KernelPath parse_kernel_path(const std::string& name) {
   if (name == "auto") return KernelPath::kAuto;
   if (name == "scalar") return KernelPath::kScalar;
   if (name == "avx2") return KernelPath::kAvx2;
+  if (name == "avx512vnni") return KernelPath::kAvx512Vnni;
   throw InvalidArgument("parse_kernel_path: unknown kernel path '" + name +
-                        "' (valid: auto, scalar, avx2)");
+                        "' (valid: auto, scalar, avx2, avx512vnni)");
 }
 
 bool kernel_path_supported(KernelPath path) { return supported(path); }
 
 KernelPath best_kernel_path() {
+  if (supported(KernelPath::kAvx512Vnni)) return KernelPath::kAvx512Vnni;
   return supported(KernelPath::kAvx2) ? KernelPath::kAvx2 : KernelPath::kScalar;
 }
 

@@ -2,7 +2,7 @@
 //
 // The best path is chosen once, at first use, from CPUID (and XGETBV for the
 // operating system's support of the wide registers). The environment variable
-// ELMQ_KERNEL_PATH=scalar|avx2|auto, read at that moment, can force a lower
+// ELMQ_KERNEL_PATH=scalar|avx2|avx512vnni|auto, read at that moment, can force a lower
 // path; a path the CPU lacks, or an unknown value, is ignored (the best
 // supported path is used) and kernel_dispatch_report() says so.
 #pragma once
@@ -17,6 +17,9 @@ enum class KernelPath : std::uint32_t {
   kAuto = 0,    ///< the active path (best supported, or ELMQ_KERNEL_PATH)
   kScalar = 1,  ///< portable C++ reference kernels (the specification)
   kAvx2 = 2,    ///< AVX2 + FMA + F16C (x86-64 since Haswell / Zen)
+  /// AVX2's set plus AVX-512 F, BW and VNNI (Ice Lake / Zen 4 and later):
+  /// INT8 per-channel products by vpdpbusd, the rest as kAvx2.
+  kAvx512Vnni = 3,
 };
 
 struct CpuFeatures {
@@ -36,7 +39,7 @@ const CpuFeatures& cpu_features();
 std::string cpu_features_string();
 
 const char* kernel_path_name(KernelPath path);
-/// Parses "auto", "scalar", "avx2". @throws InvalidArgument.
+/// Parses "auto", "scalar", "avx2", "avx512vnni". @throws InvalidArgument.
 KernelPath parse_kernel_path(const std::string& name);
 /// True if this build contains the path and the CPU can run it (kAuto: true).
 bool kernel_path_supported(KernelPath path);

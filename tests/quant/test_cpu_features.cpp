@@ -19,11 +19,18 @@ TEST(CpuFeatures, BestPathIsSupportedAndReported) {
   EXPECT_FALSE(cpu_features_string().empty());
   const CpuFeatures& f = cpu_features();
   EXPECT_EQ(kernel_path_supported(KernelPath::kAvx2), f.avx2 && f.fma && f.f16c);
+  EXPECT_EQ(kernel_path_supported(KernelPath::kAvx512Vnni),
+            f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vnni);
+  // The best path is the highest supported one.
+  if (kernel_path_supported(KernelPath::kAvx512Vnni)) {
+    EXPECT_EQ(best_kernel_path(), KernelPath::kAvx512Vnni);
+  }
   std::printf("  dispatch: %s\n", report.c_str());
 }
 
 TEST(CpuFeatures, ParseKernelPath) {
-  for (KernelPath p : {KernelPath::kAuto, KernelPath::kScalar, KernelPath::kAvx2}) {
+  for (KernelPath p : {KernelPath::kAuto, KernelPath::kScalar, KernelPath::kAvx2,
+                       KernelPath::kAvx512Vnni}) {
     EXPECT_EQ(parse_kernel_path(kernel_path_name(p)), p);
   }
   EXPECT_THROW(parse_kernel_path("avx512"), InvalidArgument);
@@ -43,6 +50,12 @@ TEST(CpuFeatures, EnvironmentCanOnlyLowerThePath) {
   EXPECT_NE(note.find("not recognized"), std::string::npos);
   if (kernel_path_supported(KernelPath::kAvx2)) {
     EXPECT_EQ(kernel_path_for_env("avx2", KernelPath::kAvx2, &note), KernelPath::kAvx2);
+  }
+  EXPECT_EQ(kernel_path_for_env("avx512vnni", KernelPath::kAvx2, &note), KernelPath::kAvx2);
+  if (kernel_path_supported(KernelPath::kAvx512Vnni)) {
+    EXPECT_EQ(kernel_path_for_env("avx2", KernelPath::kAvx512Vnni, &note), KernelPath::kAvx2);
+    EXPECT_EQ(kernel_path_for_env("avx512vnni", KernelPath::kAvx512Vnni, &note),
+              KernelPath::kAvx512Vnni);
   }
 }
 

@@ -44,6 +44,7 @@ namespace {
 std::vector<KernelPath> paths() {
   std::vector<KernelPath> p{KernelPath::kScalar};
   if (kernel_path_supported(KernelPath::kAvx2)) p.push_back(KernelPath::kAvx2);
+  if (kernel_path_supported(KernelPath::kAvx512Vnni)) p.push_back(KernelPath::kAvx512Vnni);
   return p;
 }
 
@@ -390,8 +391,8 @@ TEST(QGemm, RejectsBadArguments) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("zero_point"), std::string::npos);
   }
-  if (!kernel_path_supported(KernelPath::kAvx2)) {
-    EXPECT_THROW(qgemm(x, w, nullptr, opts(KernelPath::kAvx2)), InvalidArgument);
+  for (KernelPath p : {KernelPath::kAvx2, KernelPath::kAvx512Vnni}) {
+    if (!kernel_path_supported(p)) EXPECT_THROW(qgemm(x, w, nullptr, opts(p)), InvalidArgument);
   }
   RowMatrixXf yd(3, 3);
   EXPECT_THROW(qgemm_dequantized(x, w, nullptr, yd), InvalidArgument);
