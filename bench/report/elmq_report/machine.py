@@ -53,7 +53,10 @@ def _cpu_flags() -> set[str]:
 def _simd_path(simd: list[str], reported: list[str]) -> dict:
     if reported:
         return {"path": ", ".join(sorted(set(reported))), "source": "reported by elmq"}
-    best = "avx2" if {"avx2", "fma", "f16c"} <= set(simd) else "scalar"
+    flags = set(simd)
+    best = "avx2" if {"avx2", "fma", "f16c"} <= flags else "scalar"
+    if best == "avx2" and {"avx512f", "avx512bw", "avx512_vnni"} <= flags:
+        best = "avx512vnni"  # quant/cpu_features.cpp's choice
     forced = os.environ.get("ELMQ_KERNEL_PATH")
     return {"path": best, "source": "inferred from /proc/cpuinfo (the elmq tools do not report "
                                     "their kernel path)",
