@@ -18,7 +18,8 @@ enum class KernelPath : std::uint32_t {
   kScalar = 1,  ///< portable C++ reference kernels (the specification)
   kAvx2 = 2,    ///< AVX2 + FMA + F16C (x86-64 since Haswell / Zen)
   /// AVX2's set plus AVX-512 F, BW and VNNI (Ice Lake / Zen 4 and later):
-  /// INT8 per-channel products by vpdpbusd, the rest as kAvx2.
+  /// INT8 per-channel products (and INT4 per-channel and ternary ones for
+  /// batches) by vpdpbusd, the rest as kAvx2.
   kAvx512Vnni = 3,
 };
 

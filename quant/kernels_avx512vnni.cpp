@@ -14,8 +14,10 @@
 // accumulator add up to less than 2^31 over kSuperSteps = 1024 instructions:
 // they are summed in int32 (four accumulators at once) and folded into int64
 // every super-step (K = 64 Ki), exactly. The float epilogue is the
-// reference kernels' expression, so results equal them bit for bit. Every
-// other format and the activation quantization run the AVX2 kernels.
+// reference kernels' expression, so results equal them bit for bit. INT4
+// per-channel and ternary weights (unsigned codes, below) use vpdpbusd too
+// for batches; every other format, single rows of those two, and the
+// activation quantization run the AVX2 kernels.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -153,6 +155,116 @@ void int8_channel(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64
   }
 }
 
+// ---------------------------------------------------------------- unsigned codes
+// Per-channel formats with unsigned codes c and an offset o (w = c - o):
+// vpdpbusd takes the codes as its unsigned operand and the signed activation
+// bytes as they are, and the reference epilogue removes the offset exactly:
+//   e = sum c a - o sum a - za sum c + o za kp.
+// A lane gains at most 4 * 15 * 128 per instruction. Each decoder turns the
+// bytes of 64 codes (two 32-code chunks of the storage layout) into one
+// ZMM, or of one chunk (a half step at the end of a row) into the low half.
+
+struct DecInt4 {  // chunk (16 bytes): byte j holds codes j (low nibble), j + 16
+  static constexpr i64 kOffset = 8, kChunkBytes = 16;
+  static __m512i decode(const std::uint8_t* p, bool half) {
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    if (half) {
+      const __m128i x = _mm_maskz_loadu_epi8(0xFFFF, p);
+      const __m128i lo = _mm_and_si128(x, _mm256_castsi256_si128(nib));
+      const __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), _mm256_castsi256_si128(nib));
+      return _mm512_zextsi256_si512(_mm256_set_m128i(hi, lo));
+    }
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i lo = _mm256_and_si256(x, nib);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), nib);
+    const __m256i a = _mm256_permute2x128_si256(lo, hi, 0x20);  // codes 0..31
+    const __m256i b = _mm256_permute2x128_si256(lo, hi, 0x31);  // codes 32..63
+    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+  }
+};
+
+struct DecTernary {  // chunk (8 bytes): byte j holds codes j, j + 8, j + 16, j + 24
+  static constexpr i64 kOffset = 1, kChunkBytes = 8;
+  static __m512i decode(const std::uint8_t* p, bool half) {
+    const __m128i x = _mm_maskz_loadu_epi8(half ? 0x00FF : 0xFFFF, p);
+    // 64-bit lanes 0-3 get chunk 0, 4-7 chunk 1, each shifted by 0, 2, 4, 6.
+    const __m512i b = _mm512_permutexvar_epi64(_mm512_set_epi64(1, 1, 1, 1, 0, 0, 0, 0),
+                                               _mm512_castsi128_si512(x));
+    const __m512i sh = _mm512_set_epi64(6, 4, 2, 0, 6, 4, 2, 0);
+    return _mm512_and_si512(_mm512_srlv_epi64(b, sh), _mm512_set1_epi8(0x03));
+  }
+};
+
+template <class D, int R, int C>
+void codes_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
+  const i64 kp = w.padded_cols;  // whole 32-code chunks
+  const std::int8_t* ar[R];
+  const std::uint8_t* wr[C];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) ar[r] = a.q + (m + r) * a.q_stride;
+#pragma GCC unroll 16
+  for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
+  i64 dot[R][C] = {};
+  for (i64 k0 = 0; k0 < kp; k0 += kSuperSteps * kStep) {
+    const i64 k1 = kp - k0 < kSuperSteps * kStep ? kp : k0 + kSuperSteps * kStep;
+    __m512i acc[R][C];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_si512();
+    for (i64 k = k0; k < k1; k += kStep) {
+      // A half last step: zero activations beyond kp make those codes add nothing.
+      const bool half = k1 - k < kStep;
+      const __mmask64 mask = half ? (__mmask64{1} << (k1 - k)) - 1 : ~__mmask64{0};
+      const i64 off = (k / 32) * D::kChunkBytes;
+      __m512i av[R];
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) av[r] = _mm512_maskz_loadu_epi8(mask, ar[r] + k);
+#pragma GCC unroll 16
+      for (int c = 0; c < C; ++c) {
+        const __m512i wv = D::decode(wr[c] + off, half);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], wv, av[r]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+      for (int c = 0; c < C; ++c) dot[r][c] += _mm512_reduce_add_epi32(acc[r][c]);
+    }
+  }
+  const i64 o = D::kOffset, za = a.zero;
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c) {
+      const i64 e = dot[r][c] - o * a.rsum[m + r] - za * w.code_sum[n + c] + o * za * kp;
+      const float bias = out.bias ? out.bias[n + c] : 0.0f;
+      out.y[(m + r) * out.y_stride + n + c] =
+          static_cast<float>(e) * (a.scale[m + r] * w.row_scale[n + c]) + bias;
+    }
+  }
+}
+
+// Batches only (single rows are memory-bound: the AVX2 kernels, with their
+// prefetching, serve them).
+template <class D>
+void codes_channel(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
+                   const QOut& out) {
+  constexpr int R = 4, C = 4;
+  i64 n = n0;
+  for (; n + C <= n1; n += C) {
+    i64 m = m0;
+    for (; m + R <= m1; m += R) codes_tile<D, R, C>(a, w, m, n, out);
+    for (; m < m1; ++m) codes_tile<D, 1, C>(a, w, m, n, out);
+  }
+  for (; n < n1; ++n) {
+    i64 m = m0;
+    for (; m + R <= m1; m += R) codes_tile<D, R, 1>(a, w, m, n, out);
+    for (; m < m1; ++m) codes_tile<D, 1, 1>(a, w, m, n, out);
+  }
+}
+
 void quantize_acts_vnni(const float* x, i64 x_stride, i64 rows, i64 k, i64 kp, i64 group,
                         const ActQuantParams& params, std::int8_t* q, i64 q_stride, float* scale,
                         float* gsum, i64 gsum_stride, i64* rsum) {
@@ -163,6 +275,12 @@ void quantize_acts_vnni(const float* x, i64 x_stride, i64 rows, i64 k, i64 kp, i
 void int_gemm_vnni(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
                    const QOut& out) {
   if (w.format == kFmtInt8Channel) return int8_channel(a, w, m0, m1, n0, n1, out);
+  if (m1 - m0 >= 4) {
+    if (w.format == kFmtInt4Channel) return codes_channel<DecInt4>(a, w, m0, m1, n0, n1, out);
+    if (w.format == kFmtTernaryChannel) {
+      return codes_channel<DecTernary>(a, w, m0, m1, n0, n1, out);
+    }
+  }
   kKernelsAvx2.int_gemm(a, w, m0, m1, n0, n1, out);
 }
 

@@ -111,7 +111,8 @@ extern const KernelTable kKernelsRef;
 /// Defined only when the library is built for x86-64; call only if the CPU has AVX2+FMA+F16C.
 extern const KernelTable kKernelsAvx2;
 /// Likewise; call only if the CPU also has AVX-512 F, BW and VNNI (ZMM state enabled).
-/// INT8 per-channel weights use vpdpbusd; everything else is kKernelsAvx2's.
+/// INT8 per-channel weights use vpdpbusd, and so do INT4 per-channel and ternary
+/// weights for batches of 4 rows or more; everything else is kKernelsAvx2's.
 extern const KernelTable kKernelsAvx512Vnni;
 
 }  // namespace detail
