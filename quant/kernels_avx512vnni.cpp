@@ -169,7 +169,8 @@ struct DecInt4 {  // chunk (16 bytes): byte j holds codes j (low nibble), j + 16
   static __m512i decode(const std::uint8_t* p, bool half) {
     const __m256i nib = _mm256_set1_epi8(0x0F);
     if (half) {
-      const __m128i x = _mm_maskz_loadu_epi8(0xFFFF, p);
+      // (ZMM masked loads throughout: the 128-bit forms need AVX-512 VL.)
+      const __m128i x = _mm512_castsi512_si128(_mm512_maskz_loadu_epi8(0xFFFF, p));
       const __m128i lo = _mm_and_si128(x, _mm256_castsi256_si128(nib));
       const __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), _mm256_castsi256_si128(nib));
       return _mm512_zextsi256_si512(_mm256_set_m128i(hi, lo));
@@ -186,7 +187,7 @@ struct DecInt4 {  // chunk (16 bytes): byte j holds codes j (low nibble), j + 16
 struct DecTernary {  // chunk (8 bytes): byte j holds codes j, j + 8, j + 16, j + 24
   static constexpr i64 kOffset = 1, kChunkBytes = 8;
   static __m512i decode(const std::uint8_t* p, bool half) {
-    const __m128i x = _mm_maskz_loadu_epi8(half ? 0x00FF : 0xFFFF, p);
+    const __m128i x = _mm512_castsi512_si128(_mm512_maskz_loadu_epi8(half ? 0x00FF : 0xFFFF, p));
     // 64-bit lanes 0-3 get chunk 0, 4-7 chunk 1, each shifted by 0, 2, 4, 6.
     const __m512i b = _mm512_permutexvar_epi64(_mm512_set_epi64(1, 1, 1, 1, 0, 0, 0, 0),
                                                _mm512_castsi128_si512(x));
