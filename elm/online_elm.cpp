@@ -61,7 +61,9 @@ template <int C>
 void beta_error_fixed(const double* beta, const float* h, Index L, double* e) {
   using V = Eigen::Matrix<double, C, 1>;
   V acc = V::Zero();
-  for (Index i = 0; i < L; ++i) acc += Eigen::Map<const V>(beta + i * C) * static_cast<double>(h[i]);
+  for (Index i = 0; i < L; ++i) {
+    acc += Eigen::Map<const V>(beta + i * C) * static_cast<double>(h[i]);
+  }
   Eigen::Map<V> out(e);
   out = acc;
 }
@@ -467,11 +469,14 @@ class PackedState final : public detail::OnlineState {
   Index a_off() const { return kQueueFlush - b_off_; }
   // Queue row j, regrouped by columns as term j of tmp_ (what the tile
   // update reads), when it is queued: no update starts with a copy of 64 rows.
-  void regroup(Index j) { detail::packed_sym_regroup_row<T, T>(lp_, queue_.row(j).data(), j, tmp_); }
+  void regroup(Index j) {
+    detail::packed_sym_regroup_row<T, T>(lp_, queue_.row(j).data(), j, tmp_);
+  }
   auto live() const { return queue_.middleRows(b_off_, m_); }
 
-  // The live half (full) becomes the pending one: its update T <- c (T + A)
-  // starts; c restarts from 1 once it is complete (see finish_pending).
+  // The live half (full) becomes the pending one: its update T <- c0 (T + A)
+  // starts (c0 = c now); c is divided by c0 once it is complete
+  // (complete_pending).
   void start_pending() {
     finish_pending();
     a_ = m_;
@@ -507,12 +512,15 @@ class PackedState final : public detail::OnlineState {
         (a > 0 ? next >= nb : next != 0)) {
       r.fail("the inverse-Gram update in progress has the wrong size");
     }
-    if (!(std::isfinite(c0) && c0 > 0.0)) r.fail("inverse-Gram multiplier is not a positive number");
+    if (!(std::isfinite(c0) && c0 > 0.0)) {
+      r.fail("inverse-Gram multiplier is not a positive number");
+    }
     if (a == 0) return;
     for (Index j = 0; j < a; ++j) {
       const double s = sign[static_cast<std::size_t>(j)];
       if (s != 1.0 && s != -1.0) r.fail("queued correction has a sign other than +-1");
-      queue_.row(a_off() + j) = Eigen::Map<const Vec<T>>(rows.data() + j * lp_, lp_).transpose();
+      queue_.row(a_off() + j) =
+          Eigen::Map<const Vec<T>>(rows.data() + j * lp_, lp_).transpose();
       sign_[a_off() + j] = s;
       regroup(a_off() + j);
     }

@@ -441,7 +441,9 @@ std::string spread_run(const OnlineConfig& oc, Index split, bool resume, RowMatr
                        RowMatrixXd* gram_out, RowMatrixXd* p_out) {
   const auto b = make_blobs(420, 7, 5, 57);
   OnlineElm m = OnlineElm::create(small_config(200, 0.2), oc, b.x.topRows(100), LabelVector());
-  for (Index i = 0; i < split; ++i) m.learn_row(b.x.row(i).data(), b.y[i], i % 3 == 0 ? 1.5f : 1.0f);
+  for (Index i = 0; i < split; ++i) {
+    m.learn_row(b.x.row(i).data(), b.y[i], i % 3 == 0 ? 1.5f : 1.0f);
+  }
   *gram_out = m.gram();
   *p_out = m.inverse_gram();
   if (resume) m = OnlineElm::from_bytes(m.to_bytes());
