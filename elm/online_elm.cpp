@@ -713,6 +713,7 @@ void OnlineElm::init_common(const OnlineConfig& online, Task task, Index n_outpu
     scratch_.tmp = detail::packed_sym_rank_update_scratch<double>(Lp_, 2 * kStatsRows);
     scratch_.td = RowMatrixXd::Zero(kStatsRows, n_outputs);
     scratch_.coef = VectorXd::Zero(kStatsRows);
+    scratch_.td_col.assign(static_cast<std::size_t>(kStatsRows), -1);
   }
 }
 
@@ -911,8 +912,19 @@ void OnlineElm::stats_fold_start() {
     scratch_.coef[i] = stats_coef_[off + i] * decay;
     decay *= stats_decay_[off + i];
   }
-  for (Index i = 0; i < m; ++i)
+  const Index C = n_outputs();
+  for (Index i = 0; i < m; ++i) {
     scratch_.td.row(i) = stats_t_.row(off + i).cast<double>() * scratch_.coef[i];
+    // A classifier's one-hot rows have one nonzero: B gains only that column.
+    Index col = -1, nonzero = 0;
+    for (Index c = 0; c < C; ++c) {
+      if (scratch_.td(i, c) != 0.0) {
+        col = c;
+        ++nonzero;
+      }
+    }
+    scratch_.td_col[static_cast<std::size_t>(i)] = nonzero == 1 ? col : -1;
+  }
   // G = decay * G + sum_i a_i h_i h_i^T and B = decay * B + sum_i a_i h_i t_i^T,
   // from here on a few block rows (of G, and the same rows of B) per sample.
   // Double products: the statistics are the exact anchor of the re-solve, so
@@ -937,8 +949,9 @@ void OnlineElm::fold_rows(std::vector<double>* g, RowMatrixXd* b, Index b_begin,
   }
   if (b == nullptr || b->cols() == 0) return;
   // Rows 8 j .. 8 j + 7 of B from group j of the regrouped rows (m x 8,
-  // term-major); one fixed-order product per block row, so that any split
-  // into steps gives the same bits.
+  // term-major), one term after the other (each element sums its terms in
+  // order, whatever the split into steps); a one-hot term touches its one
+  // column only (a dense product here took 4-5 % of an update at L = 1000).
   using Group = Eigen::Matrix<double, Eigen::Dynamic, kTile, Eigen::RowMajor>;
   const Index m = fold_rows_;
   for (Index j = b_begin; j < b_end && kTile * j < L_; ++j) {
@@ -946,7 +959,15 @@ void OnlineElm::fold_rows(std::vector<double>* g, RowMatrixXd* b, Index b_begin,
     const Eigen::Map<const Group> v(scratch_.tmp.row(j).data() + kTile * fold_off_, m, kTile);
     auto rows = b->middleRows(r0, n);
     if (fold_decay_ != 1.0) rows *= fold_decay_;
-    rows.noalias() += v.leftCols(n).transpose().lazyProduct(scratch_.td.topRows(m));
+    for (Index q = 0; q < m; ++q) {
+      const Index col = scratch_.td_col[static_cast<std::size_t>(q)];
+      if (col >= 0) {
+        const double t = scratch_.td(q, col);
+        for (Index r = 0; r < n; ++r) rows(r, col) += v(q, r) * t;
+      } else {
+        for (Index r = 0; r < n; ++r) rows.row(r) += v(q, r) * scratch_.td.row(q);
+      }
+    }
   }
 }
 

@@ -424,6 +424,7 @@ class OnlineElm {
   struct Scratch {
     VectorXd q, coef;
     RowMatrixXd td, tmp;
+    std::vector<Index> td_col;  // per row of td: its only nonzero column, or -1
   };
   PredictWorkspace ws_;
   VectorXd err_;
