@@ -7,13 +7,14 @@
 // by signed bytes and adds groups of four into int32 lanes, 64 multiply-adds
 // per instruction (two vpmaddubsw/vpmaddwd steps per 32 on AVX2). The signed
 // activation codes a in [-128, 127] are made unsigned by flipping the top bit
-// (a ^ 0x80 = a + 128), and the integer dot product is recovered exactly:
+// (a ^ 0x80 = a + 128), and the integer dot product is recovered exactly
+// (the "formats" section below has the general form):
 //   sum_k (a_k + 128) w_k - 128 sum_k w_k,
 // with sum_k w_k the code sum stored at pack time. A lane gains at most
 // 4 * 255 * 127 = 129,540 per instruction, so the sixteen lanes of an
 // accumulator add up to less than 2^31 over kSuperSteps = 1024 instructions:
-// they are summed in int32 (four accumulators at once) and folded into int64
-// every super-step (K = 64 Ki), exactly. The float epilogue is the
+// they are summed in int32 and folded into int64 every super-step
+// (K = 64 Ki), exactly. The float epilogue is the
 // reference kernels' expression, so results equal them bit for bit. INT4
 // per-channel and ternary weights (unsigned codes, below) use vpdpbusd too
 // for batches; every other format, single rows of those two, and the
@@ -34,16 +35,6 @@ using i64 = std::int64_t;
 constexpr i64 kStep = 64;            // bytes per vpdpbusd
 constexpr i64 kSuperSteps = 1024;    // 16 lanes * 1024 * 129,540 < 2^31
 
-// The lane sums of four accumulators, [sum a, sum b, sum c, sum d] (int32).
-inline __m128i reduce4(__m512i a, __m512i b, __m512i c, __m512i d) {
-  const __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
-  const __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
-  const __m512i t =
-      _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
-  const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64(t, 1));
-  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
-
 // Single-row (memory-bound) tiles prefetch the next tile's weights, which
 // follow the current rows in memory, at the pace they consume the current
 // ones (as the AVX2 kernels do).
@@ -53,120 +44,29 @@ inline void prefetch_span(const std::uint8_t* p, i64 bytes) {
   }
 }
 
-// Rows [m, m + R) of the activations times weight rows [n, n + C). The
-// loops over r and c are unrolled by pragma: without it GCC kept acc[][] in
-// memory as well, a store after every vpdpbusd (1.2x slower at 10000 x 784).
-template <int R, int C>
-void int8_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
-  const i64 kp = w.padded_cols;  // a multiple of 32: the last step may be half
-  const std::int8_t* ar[R];
-  const std::int8_t* wr[C];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) ar[r] = a.q + (m + r) * a.q_stride;
-#pragma GCC unroll 16
-  for (int c = 0; c < C; ++c)
-    wr[c] = reinterpret_cast<const std::int8_t*>(w.data + (n + c) * w.row_stride);
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  const i64 last = w.rows - C;  // the last tile prefetches itself
-  [[maybe_unused]] const std::uint8_t* next =
-      w.data + (n + C < last ? n + C : last) * w.row_stride;
-  i64 dot[R][C] = {};
-  for (i64 k0 = 0; k0 < kp; k0 += kSuperSteps * kStep) {
-    const i64 k1 = kp - k0 < kSuperSteps * kStep ? kp : k0 + kSuperSteps * kStep;
-    __m512i acc[R][C];
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 16
-      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_si512();
-    for (i64 k = k0; k < k1; k += kStep) {
-      if constexpr (R == 1) prefetch_span(next + (k / kStep) * C * kStep, C * kStep);
-      // A half last step loads zeros beyond kp: w = 0 there, so the flipped
-      // activation bytes (128) add nothing.
-      const __mmask64 mask = k1 - k >= kStep ? ~__mmask64{0} : (__mmask64{1} << (k1 - k)) - 1;
-      __m512i av[R];
-#pragma GCC unroll 16
-      for (int r = 0; r < R; ++r)
-        av[r] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, ar[r] + k), flip);
-#pragma GCC unroll 16
-      for (int c = 0; c < C; ++c) {
-        const __m512i wv = _mm512_maskz_loadu_epi8(mask, wr[c] + k);
-#pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], av[r], wv);
-      }
-    }
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      if constexpr (C % 4 == 0) {
-#pragma GCC unroll 16
-        for (int c = 0; c < C; c += 4) {
-          alignas(16) std::int32_t s4[4];
-          _mm_store_si128(reinterpret_cast<__m128i*>(s4),
-                          reduce4(acc[r][c], acc[r][c + 1], acc[r][c + 2], acc[r][c + 3]));
-#pragma GCC unroll 16
-          for (int j = 0; j < 4; ++j) dot[r][c + j] += s4[j];
-        }
-      } else {
-#pragma GCC unroll 16
-        for (int c = 0; c < C; ++c) dot[r][c] += _mm512_reduce_add_epi32(acc[r][c]);
-      }
-    }
-  }
-  const i64 za = a.zero;
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 16
-    for (int c = 0; c < C; ++c) {
-      // (The reference's offset terms vanish: int8 codes have offset 0.)
-      const i64 e = dot[r][c] - 128 * w.code_sum[n + c] - za * w.code_sum[n + c];
-      const float bias = out.bias ? out.bias[n + c] : 0.0f;
-      out.y[(m + r) * out.y_stride + n + c] =
-          static_cast<float>(e) * (a.scale[m + r] * w.row_scale[n + c]) + bias;
-    }
-  }
-}
+// ---------------------------------------------------------------- formats
+// How a format's weights feed vpdpbusd, for 64 codes (one step) of a row:
+//  - INT8: the signed codes are the signed operand and the activations are
+//    flipped to unsigned (kActBias = 128, removed with the code sum);
+//  - unsigned codes c with an offset o (w = c - o; INT4, ternary): the codes
+//    are the unsigned operand and the signed activations stay as they are; a
+//    lane gains at most 4 * 15 * 128 per instruction. Their decoders turn the
+//    bytes of 64 codes (two 32-code chunks of the storage layout) into one
+//    ZMM, or of one chunk (a half step at the end of a row) into the low half.
+// The reference epilogue then removes every offset exactly:
+//   e = dot - kActBias sum c - o sum a - za sum c + o za kp.
+// kStepBytes: bytes of a row per 64 codes.
 
-template <int R, int C>
-void int8_rows(const QActs& a, const QWeights& w, i64 m, i64 n0, i64 n1, const QOut& out) {
-  i64 n = n0;
-  for (; n + C <= n1; n += C) int8_tile<R, C>(a, w, m, n, out);
-  for (; n < n1; ++n) int8_tile<R, 1>(a, w, m, n, out);
-}
-
-// Column tiles outermost, so that C weight rows stay in cache while the
-// activation rows of the task pass; 4 x 4 accumulators (16 of 32 ZMM
-// registers) for batches, 1 x 8 for single rows.
-void int8_channel(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
-                  const QOut& out) {
-  constexpr int R = 4, C = 4;
-  if (m1 - m0 < R) {
-    for (i64 m = m0; m < m1; ++m) int8_rows<1, 8>(a, w, m, n0, n1, out);
-    return;
+struct Int8Codes {
+  static constexpr i64 kOffset = 0, kActBias = 128, kStepBytes = 64;
+  static __m512i weights(const std::uint8_t* p, __mmask64 mask, bool) {
+    return _mm512_maskz_loadu_epi8(mask, p);
   }
-  i64 n = n0;
-  for (; n + C <= n1; n += C) {
-    i64 m = m0;
-    for (; m + R <= m1; m += R) int8_tile<R, C>(a, w, m, n, out);
-    for (; m < m1; ++m) int8_tile<1, C>(a, w, m, n, out);
-  }
-  for (; n < n1; ++n) {
-    i64 m = m0;
-    for (; m + R <= m1; m += R) int8_tile<R, 1>(a, w, m, n, out);
-    for (; m < m1; ++m) int8_tile<1, 1>(a, w, m, n, out);
-  }
-}
+};
 
-// ---------------------------------------------------------------- unsigned codes
-// Per-channel formats with unsigned codes c and an offset o (w = c - o):
-// vpdpbusd takes the codes as its unsigned operand and the signed activation
-// bytes as they are, and the reference epilogue removes the offset exactly:
-//   e = sum c a - o sum a - za sum c + o za kp.
-// A lane gains at most 4 * 15 * 128 per instruction. Each decoder turns the
-// bytes of 64 codes (two 32-code chunks of the storage layout) into one
-// ZMM, or of one chunk (a half step at the end of a row) into the low half.
-
-struct DecInt4 {  // chunk (16 bytes): byte j holds codes j (low nibble), j + 16
-  static constexpr i64 kOffset = 8, kChunkBytes = 16;
-  static __m512i decode(const std::uint8_t* p, bool half) {
+struct Int4Codes {  // chunk (16 bytes): byte j holds codes j (low nibble), j + 16
+  static constexpr i64 kOffset = 8, kActBias = 0, kStepBytes = 32;
+  static __m512i weights(const std::uint8_t* p, __mmask64, bool half) {
     const __m256i nib = _mm256_set1_epi8(0x0F);
     if (half) {
       // (ZMM masked loads throughout: the 128-bit forms need AVX-512 VL.)
@@ -184,9 +84,9 @@ struct DecInt4 {  // chunk (16 bytes): byte j holds codes j (low nibble), j + 16
   }
 };
 
-struct DecTernary {  // chunk (8 bytes): byte j holds codes j, j + 8, j + 16, j + 24
-  static constexpr i64 kOffset = 1, kChunkBytes = 8;
-  static __m512i decode(const std::uint8_t* p, bool half) {
+struct TernaryCodes {  // chunk (8 bytes): byte j holds codes j, j + 8, j + 16, j + 24
+  static constexpr i64 kOffset = 1, kActBias = 0, kStepBytes = 16;
+  static __m512i weights(const std::uint8_t* p, __mmask64, bool half) {
     const __m128i x = _mm512_castsi512_si128(_mm512_maskz_loadu_epi8(half ? 0x00FF : 0xFFFF, p));
     // 64-bit lanes 0-3 get chunk 0, 4-7 chunk 1, each shifted by 0, 2, 4, 6.
     const __m512i b = _mm512_permutexvar_epi64(_mm512_set_epi64(1, 1, 1, 1, 0, 0, 0, 0),
@@ -196,15 +96,24 @@ struct DecTernary {  // chunk (8 bytes): byte j holds codes j, j + 8, j + 16, j 
   }
 };
 
+// ---------------------------------------------------------------- tiles
+// Rows [m, m + R) of the activations times weight rows [n, n + C). The
+// loops over r and c are unrolled by pragma: without it GCC kept acc[][] in
+// memory as well, a store after every vpdpbusd (1.2x slower at 10000 x 784).
 template <class D, int R, int C>
-void codes_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
-  const i64 kp = w.padded_cols;  // whole 32-code chunks
+void tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
+  constexpr bool kFlip = D::kActBias != 0;
+  const i64 kp = w.padded_cols;  // whole 32-code chunks: the last step may be half
   const std::int8_t* ar[R];
   const std::uint8_t* wr[C];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) ar[r] = a.q + (m + r) * a.q_stride;
 #pragma GCC unroll 16
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const i64 last = w.rows - C;  // the last tile prefetches itself
+  [[maybe_unused]] const std::uint8_t* next =
+      w.data + (n + C < last ? n + C : last) * w.row_stride;
   i64 dot[R][C] = {};
   for (i64 k0 = 0; k0 < kp; k0 += kSuperSteps * kStep) {
     const i64 k1 = kp - k0 < kSuperSteps * kStep ? kp : k0 + kSuperSteps * kStep;
@@ -214,18 +123,26 @@ void codes_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out
 #pragma GCC unroll 16
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_si512();
     for (i64 k = k0; k < k1; k += kStep) {
-      // A half last step: zero activations beyond kp make those codes add nothing.
+      const i64 off = k / kStep * D::kStepBytes;
+      if constexpr (R == 1) prefetch_span(next + off * C, C * D::kStepBytes);
+      // A half last step loads zero activations beyond kp (flipped: 128, but
+      // against zero INT8 weights), so those codes add nothing.
       const bool half = k1 - k < kStep;
       const __mmask64 mask = half ? (__mmask64{1} << (k1 - k)) - 1 : ~__mmask64{0};
-      const i64 off = (k / 32) * D::kChunkBytes;
       __m512i av[R];
 #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) av[r] = _mm512_maskz_loadu_epi8(mask, ar[r] + k);
+      for (int r = 0; r < R; ++r) {
+        av[r] = _mm512_maskz_loadu_epi8(mask, ar[r] + k);
+        if constexpr (kFlip) av[r] = _mm512_xor_si512(av[r], flip);
+      }
 #pragma GCC unroll 16
       for (int c = 0; c < C; ++c) {
-        const __m512i wv = D::decode(wr[c] + off, half);
+        const __m512i wv = D::weights(wr[c] + off, mask, half);
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], wv, av[r]);
+        for (int r = 0; r < R; ++r) {
+          acc[r][c] = kFlip ? _mm512_dpbusd_epi32(acc[r][c], av[r], wv)
+                            : _mm512_dpbusd_epi32(acc[r][c], wv, av[r]);
+        }
       }
     }
 #pragma GCC unroll 16
@@ -239,7 +156,8 @@ void codes_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 16
     for (int c = 0; c < C; ++c) {
-      const i64 e = dot[r][c] - o * a.rsum[m + r] - za * w.code_sum[n + c] + o * za * kp;
+      i64 e = dot[r][c] - (D::kActBias + za) * w.code_sum[n + c];
+      if constexpr (D::kOffset != 0) e += -o * a.rsum[m + r] + o * za * kp;
       const float bias = out.bias ? out.bias[n + c] : 0.0f;
       out.y[(m + r) * out.y_stride + n + c] =
           static_cast<float>(e) * (a.scale[m + r] * w.row_scale[n + c]) + bias;
@@ -247,22 +165,31 @@ void codes_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out
   }
 }
 
-// Batches only (single rows are memory-bound: the AVX2 kernels, with their
-// prefetching, serve them).
+// Column tiles outermost, so that C weight rows stay in cache while the
+// activation rows of the task pass; 4 x 4 accumulators (16 of 32 ZMM
+// registers) for batches, 1 x 8 for single rows.
 template <class D>
-void codes_channel(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
-                   const QOut& out) {
-  constexpr int R = 4, C = 4;
+void per_channel(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
+                 const QOut& out) {
+  constexpr int R = 4, C = 4, C1 = 8;
+  if (m1 - m0 < R) {
+    for (i64 m = m0; m < m1; ++m) {
+      i64 n = n0;
+      for (; n + C1 <= n1; n += C1) tile<D, 1, C1>(a, w, m, n, out);
+      for (; n < n1; ++n) tile<D, 1, 1>(a, w, m, n, out);
+    }
+    return;
+  }
   i64 n = n0;
   for (; n + C <= n1; n += C) {
     i64 m = m0;
-    for (; m + R <= m1; m += R) codes_tile<D, R, C>(a, w, m, n, out);
-    for (; m < m1; ++m) codes_tile<D, 1, C>(a, w, m, n, out);
+    for (; m + R <= m1; m += R) tile<D, R, C>(a, w, m, n, out);
+    for (; m < m1; ++m) tile<D, 1, C>(a, w, m, n, out);
   }
   for (; n < n1; ++n) {
     i64 m = m0;
-    for (; m + R <= m1; m += R) codes_tile<D, R, 1>(a, w, m, n, out);
-    for (; m < m1; ++m) codes_tile<D, 1, 1>(a, w, m, n, out);
+    for (; m + R <= m1; m += R) tile<D, R, 1>(a, w, m, n, out);
+    for (; m < m1; ++m) tile<D, 1, 1>(a, w, m, n, out);
   }
 }
 
@@ -275,11 +202,12 @@ void quantize_acts_vnni(const float* x, i64 x_stride, i64 rows, i64 k, i64 kp, i
 
 void int_gemm_vnni(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
                    const QOut& out) {
-  if (w.format == kFmtInt8Channel) return int8_channel(a, w, m0, m1, n0, n1, out);
+  if (w.format == kFmtInt8Channel) return per_channel<Int8Codes>(a, w, m0, m1, n0, n1, out);
+  // INT4 and ternary single rows: the AVX2 kernels (memory-bound, prefetching).
   if (m1 - m0 >= 4) {
-    if (w.format == kFmtInt4Channel) return codes_channel<DecInt4>(a, w, m0, m1, n0, n1, out);
+    if (w.format == kFmtInt4Channel) return per_channel<Int4Codes>(a, w, m0, m1, n0, n1, out);
     if (w.format == kFmtTernaryChannel) {
-      return codes_channel<DecTernary>(a, w, m0, m1, n0, n1, out);
+      return per_channel<TernaryCodes>(a, w, m0, m1, n0, n1, out);
     }
   }
   kKernelsAvx2.int_gemm(a, w, m0, m1, n0, n1, out);
