@@ -10,7 +10,7 @@
 //     relative to FP32 measured in the same run.
 //
 //   elmq_bench_mlp [--data-dir DIR] [--epochs N] [--train-rows N] [--threads N]
-//                  [--calibration-rows N] [--qat-epochs N] [--skip-qat]
+//                  [--seed N] [--calibration-rows N] [--qat-epochs N] [--skip-qat]
 //                  [--load-model FILE] [--save-model FILE] [--export-dir DIR]
 //                  [--json FILE] [--no-latency] [--train-only] [benchmark flags]
 //
@@ -53,6 +53,7 @@ struct Options {
   int epochs = 10;
   Index train_rows = -1;
   int threads = 0;
+  std::uint64_t seed = 0;  // 0: MlpConfig's default
   Index calibration_rows = 2048;
   int qat_epochs = 3;
   bool skip_qat = false;
@@ -230,6 +231,8 @@ int main(int argc, char** argv) {
       o.train_rows = std::atoll(value("--train-rows").c_str());
     } else if (a == "--threads") {
       o.threads = std::atoi(value("--threads").c_str());
+    } else if (a == "--seed") {
+      o.seed = std::strtoull(value("--seed").c_str(), nullptr, 10);
     } else if (a == "--calibration-rows") {
       o.calibration_rows = std::atoll(value("--calibration-rows").c_str());
     } else if (a == "--qat-epochs") {
@@ -279,6 +282,7 @@ int main(int argc, char** argv) {
   cfg.batch_size = 256;
   cfg.optimizer.learning_rate = 1e-3;
   cfg.threads = o.threads;
+  if (o.seed != 0) cfg.seed = o.seed;
   elmq::Mlp mlp(cfg);
   if (!o.load_model.empty()) {
     mlp = elmq::Mlp::load(o.load_model);
