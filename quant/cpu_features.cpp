@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "elm/common/errors.h"
+#include "quant/detail/kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define ELMQ_X86_64 1
@@ -78,6 +79,14 @@ bool supported(KernelPath p) {
       return false;
 #endif
     }
+    case KernelPath::kAvxVnni: {
+#if ELMQ_X86_64
+      // A test build emulating vpdpbusd runs the path on any AVX2 CPU.
+      return supported(KernelPath::kAvx2) && (cpu_features().avx_vnni || detail::kAvxVnniEmulated);
+#else
+      return false;
+#endif
+    }
   }
   return false;
 }
@@ -94,6 +103,11 @@ const Dispatch& dispatch() {
     out.active = kernel_path_for_env(std::getenv("ELMQ_KERNEL_PATH"), best_kernel_path(), &note);
     out.report = std::string(kernel_path_name(out.active)) + " (cpu: " + cpu_features_string() +
                  "; " + note + ")";
+#if ELMQ_X86_64
+    if (out.active == KernelPath::kAvxVnni && detail::kAvxVnniEmulated) {
+      out.report += " [vpdpbusd emulated with AVX2: a test build]";
+    }
+#endif
     return out;
   }();
   return d;
@@ -135,24 +149,45 @@ const char* kernel_path_name(KernelPath path) {
       return "avx2";
     case KernelPath::kAvx512Vnni:
       return "avx512vnni";
+    case KernelPath::kAvxVnni:
+      return "avxvnni";
   }
   return "unknown";
+}
+
+int kernel_path_rank(KernelPath path) {
+  switch (path) {
+    case KernelPath::kAuto:
+      return 0;
+    case KernelPath::kScalar:
+      return 1;
+    case KernelPath::kAvx2:
+      return 2;
+    case KernelPath::kAvxVnni:
+      return 3;
+    case KernelPath::kAvx512Vnni:
+      return 4;
+  }
+  return 0;
 }
 
 KernelPath parse_kernel_path(const std::string& name) {
   if (name == "auto") return KernelPath::kAuto;
   if (name == "scalar") return KernelPath::kScalar;
   if (name == "avx2") return KernelPath::kAvx2;
+  if (name == "avxvnni") return KernelPath::kAvxVnni;
   if (name == "avx512vnni") return KernelPath::kAvx512Vnni;
   throw InvalidArgument("parse_kernel_path: unknown kernel path '" + name +
-                        "' (valid: auto, scalar, avx2, avx512vnni)");
+                        "' (valid: auto, scalar, avx2, avxvnni, avx512vnni)");
 }
 
 bool kernel_path_supported(KernelPath path) { return supported(path); }
 
 KernelPath best_kernel_path() {
-  if (supported(KernelPath::kAvx512Vnni)) return KernelPath::kAvx512Vnni;
-  return supported(KernelPath::kAvx2) ? KernelPath::kAvx2 : KernelPath::kScalar;
+  for (KernelPath p : {KernelPath::kAvx512Vnni, KernelPath::kAvxVnni, KernelPath::kAvx2}) {
+    if (supported(p)) return p;
+  }
+  return KernelPath::kScalar;
 }
 
 KernelPath kernel_path_for_env(const char* value, KernelPath best, std::string* note) {
@@ -171,8 +206,7 @@ KernelPath kernel_path_for_env(const char* value, KernelPath best, std::string* 
       why = "ELMQ_KERNEL_PATH='" + v + "' not recognized, ignored";
     } else if (want == KernelPath::kAuto) {
       why = "ELMQ_KERNEL_PATH=auto";
-    } else if (!supported(want) ||
-               static_cast<std::uint32_t>(want) > static_cast<std::uint32_t>(best)) {
+    } else if (!supported(want) || kernel_path_rank(want) > kernel_path_rank(best)) {
       why = "ELMQ_KERNEL_PATH=" + v + " not supported here, ignored";
     } else {
       out = want;

@@ -2,9 +2,11 @@
 //
 // The best path is chosen once, at first use, from CPUID (and XGETBV for the
 // operating system's support of the wide registers). The environment variable
-// ELMQ_KERNEL_PATH=scalar|avx2|avx512vnni|auto, read at that moment, can force a lower
-// path; a path the CPU lacks, or an unknown value, is ignored (the best
-// supported path is used) and kernel_dispatch_report() says so.
+// ELMQ_KERNEL_PATH=scalar|avx2|avxvnni|avx512vnni|auto, read at that moment, can force a
+// lower path; a path the CPU lacks, or an unknown value, is ignored (the best
+// supported path is used) and kernel_dispatch_report() says so. From lowest to
+// highest: scalar, avx2, avxvnni, avx512vnni (the enum's values are stable
+// identifiers, not this order: see kernel_path_rank).
 #pragma once
 
 #include <cstdint>
@@ -12,7 +14,8 @@
 
 namespace elmq {
 
-/// Kernel implementations, lowest first. Values are stable (reports, files).
+/// Kernel implementations. Values are stable identifiers (reports, files);
+/// kernel_path_rank() orders them.
 enum class KernelPath : std::uint32_t {
   kAuto = 0,    ///< the active path (best supported, or ELMQ_KERNEL_PATH)
   kScalar = 1,  ///< portable C++ reference kernels (the specification)
@@ -21,6 +24,11 @@ enum class KernelPath : std::uint32_t {
   /// INT8 per-channel products (and INT4 per-channel and ternary ones for
   /// batches) by vpdpbusd, the rest as kAvx2.
   kAvx512Vnni = 3,
+  /// AVX2's set plus AVX-VNNI (the VEX-encoded vpdpbusd on YMM; Intel cores
+  /// since Alder Lake, with or without AVX-512, AMD Zen 4 and later): the same
+  /// products as kAvx512Vnni on half the width, the rest as kAvx2. Ranked
+  /// between kAvx2 and kAvx512Vnni.
+  kAvxVnni = 4,
 };
 
 struct CpuFeatures {
@@ -31,7 +39,7 @@ struct CpuFeatures {
   bool avx512f = false;  ///< CPU and OS (ZMM state enabled); informational
   bool avx512bw = false;
   bool avx512vnni = false;
-  bool avx_vnni = false;
+  bool avx_vnni = false;  ///< CPU and OS (YMM state enabled)
 };
 
 /// Detected once (thread-safe).
@@ -40,8 +48,11 @@ const CpuFeatures& cpu_features();
 std::string cpu_features_string();
 
 const char* kernel_path_name(KernelPath path);
-/// Parses "auto", "scalar", "avx2", "avx512vnni". @throws InvalidArgument.
+/// Parses "auto", "scalar", "avx2", "avxvnni", "avx512vnni". @throws InvalidArgument.
 KernelPath parse_kernel_path(const std::string& name);
+/// Order of the paths from lowest to highest: kAuto 0, kScalar 1, kAvx2 2,
+/// kAvxVnni 3, kAvx512Vnni 4. ELMQ_KERNEL_PATH may only lower the rank.
+int kernel_path_rank(KernelPath path);
 /// True if this build contains the path and the CPU can run it (kAuto: true).
 bool kernel_path_supported(KernelPath path);
 /// The highest supported path.

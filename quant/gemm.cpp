@@ -54,8 +54,9 @@ ActivationQuant ActivationQuant::calibrated(float lo, float hi, bool asymmetric)
 
 void QGemmOptions::validate() const {
   ELMQ_CHECK_ARG(path == KernelPath::kAuto || path == KernelPath::kScalar ||
-                     path == KernelPath::kAvx2 || path == KernelPath::kAvx512Vnni,
-                 "QGemmOptions: path must be kAuto, kScalar, kAvx2 or kAvx512Vnni, got ",
+                     path == KernelPath::kAvx2 || path == KernelPath::kAvxVnni ||
+                     path == KernelPath::kAvx512Vnni,
+                 "QGemmOptions: path must be kAuto, kScalar, kAvx2, kAvxVnni or kAvx512Vnni, got ",
                  static_cast<std::uint32_t>(path));
   ELMQ_CHECK_ARG(threads >= 0, "QGemmOptions: threads must be >= 0 (0 = all), got ", threads);
   activations.validate();
@@ -76,6 +77,7 @@ const KernelTable& kernel_table(KernelPath requested) {
   }
 #if defined(__x86_64__) || defined(_M_X64)
   if (p == KernelPath::kAvx2) return detail::kKernelsAvx2;
+  if (p == KernelPath::kAvxVnni) return detail::kKernelsAvxVnni;
   if (p == KernelPath::kAvx512Vnni) return detail::kKernelsAvx512Vnni;
 #endif
   return detail::kKernelsRef;

@@ -22,7 +22,7 @@
 // batch size, blocking or thread count, so results depend on neither (f32:
 // Eigen's blocking depends on the batch size, its split over threads is fixed,
 // so f32 results depend on the batch composition but not on the thread count).
-// Paths: KernelPath::kScalar (reference), kAvx2, kAvx512Vnni; kAuto picks the active one
+// Paths: KernelPath::kScalar (reference), kAvx2, kAvxVnni, kAvx512Vnni; kAuto picks the active one
 // (quant/cpu_features.h). For per-channel integer formats all paths agree
 // bit for bit; for the others they agree exactly on the integer dot products.
 #pragma once

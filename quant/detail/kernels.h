@@ -1,6 +1,6 @@
 // Private (quant/detail): the interface between the kernel driver
 // (quant/gemm.cpp) and the per-instruction-set kernel files
-// (kernels_ref.cpp, kernels_avx2.cpp).
+// (kernels_ref.cpp, kernels_avx2.cpp, kernels_avxvnni.cpp, kernels_avx512vnni.cpp).
 //
 // This header is included by translation units compiled with different
 // instruction sets, so it holds plain data and declarations only: no inline
@@ -114,6 +114,13 @@ extern const KernelTable kKernelsAvx2;
 /// INT8 per-channel weights use vpdpbusd, and so do INT4 per-channel and ternary
 /// weights for batches of 4 rows or more; everything else is kKernelsAvx2's.
 extern const KernelTable kKernelsAvx512Vnni;
+/// Likewise; call only if the CPU also has AVX-VNNI (YMM vpdpbusd), or if
+/// kAvxVnniEmulated. The same formats as kKernelsAvx512Vnni use vpdpbusd
+/// (INT4 per-channel and ternary for batches of 2 rows or more).
+extern const KernelTable kKernelsAvxVnni;
+/// True when the library was built with ELMQ_AVXVNNI_EMULATION (tests only):
+/// kKernelsAvxVnni then computes vpdpbusd with AVX2 instructions.
+extern const bool kAvxVnniEmulated;
 
 }  // namespace detail
 }  // namespace elmq

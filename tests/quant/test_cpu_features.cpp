@@ -4,6 +4,7 @@
 
 #include "elm/common/errors.h"
 #include "quant/cpu_features.h"
+#include "quant/detail/kernels.h"
 
 namespace elmq {
 namespace {
@@ -21,18 +22,31 @@ TEST(CpuFeatures, BestPathIsSupportedAndReported) {
   EXPECT_EQ(kernel_path_supported(KernelPath::kAvx2), f.avx2 && f.fma && f.f16c);
   EXPECT_EQ(kernel_path_supported(KernelPath::kAvx512Vnni),
             f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vnni);
+#if defined(__x86_64__)
+  // The emulation (a test build option) runs the AVX-VNNI kernels on any AVX2 CPU.
+  EXPECT_EQ(kernel_path_supported(KernelPath::kAvxVnni),
+            f.avx2 && f.fma && f.f16c && (f.avx_vnni || detail::kAvxVnniEmulated));
+#endif
   // The best path is the highest supported one.
   if (kernel_path_supported(KernelPath::kAvx512Vnni)) {
     EXPECT_EQ(best_kernel_path(), KernelPath::kAvx512Vnni);
+  } else if (kernel_path_supported(KernelPath::kAvxVnni)) {
+    EXPECT_EQ(best_kernel_path(), KernelPath::kAvxVnni);
+  } else if (kernel_path_supported(KernelPath::kAvx2)) {
+    EXPECT_EQ(best_kernel_path(), KernelPath::kAvx2);
   }
   std::printf("  dispatch: %s\n", report.c_str());
 }
 
 TEST(CpuFeatures, ParseKernelPath) {
   for (KernelPath p : {KernelPath::kAuto, KernelPath::kScalar, KernelPath::kAvx2,
-                       KernelPath::kAvx512Vnni}) {
+                       KernelPath::kAvxVnni, KernelPath::kAvx512Vnni}) {
     EXPECT_EQ(parse_kernel_path(kernel_path_name(p)), p);
   }
+  // Ranks order the paths (values are stable identifiers, not an order).
+  EXPECT_LT(kernel_path_rank(KernelPath::kScalar), kernel_path_rank(KernelPath::kAvx2));
+  EXPECT_LT(kernel_path_rank(KernelPath::kAvx2), kernel_path_rank(KernelPath::kAvxVnni));
+  EXPECT_LT(kernel_path_rank(KernelPath::kAvxVnni), kernel_path_rank(KernelPath::kAvx512Vnni));
   EXPECT_THROW(parse_kernel_path("avx512"), InvalidArgument);
   EXPECT_THROW(parse_kernel_path(""), InvalidArgument);
 }
@@ -52,10 +66,20 @@ TEST(CpuFeatures, EnvironmentCanOnlyLowerThePath) {
     EXPECT_EQ(kernel_path_for_env("avx2", KernelPath::kAvx2, &note), KernelPath::kAvx2);
   }
   EXPECT_EQ(kernel_path_for_env("avx512vnni", KernelPath::kAvx2, &note), KernelPath::kAvx2);
+  EXPECT_EQ(kernel_path_for_env("avxvnni", KernelPath::kAvx2, &note), KernelPath::kAvx2);
+  EXPECT_EQ(kernel_path_for_env("avx512vnni", KernelPath::kAvxVnni, &note), KernelPath::kAvxVnni);
+  if (kernel_path_supported(KernelPath::kAvxVnni)) {
+    EXPECT_EQ(kernel_path_for_env("avxvnni", KernelPath::kAvxVnni, &note), KernelPath::kAvxVnni);
+    EXPECT_EQ(kernel_path_for_env("avx2", KernelPath::kAvxVnni, &note), KernelPath::kAvx2);
+  }
   if (kernel_path_supported(KernelPath::kAvx512Vnni)) {
     EXPECT_EQ(kernel_path_for_env("avx2", KernelPath::kAvx512Vnni, &note), KernelPath::kAvx2);
     EXPECT_EQ(kernel_path_for_env("avx512vnni", KernelPath::kAvx512Vnni, &note),
               KernelPath::kAvx512Vnni);
+    if (kernel_path_supported(KernelPath::kAvxVnni)) {
+      EXPECT_EQ(kernel_path_for_env("avxvnni", KernelPath::kAvx512Vnni, &note),
+                KernelPath::kAvxVnni);
+    }
   }
 }
 

@@ -43,8 +43,9 @@ namespace {
 
 std::vector<KernelPath> paths() {
   std::vector<KernelPath> p{KernelPath::kScalar};
-  if (kernel_path_supported(KernelPath::kAvx2)) p.push_back(KernelPath::kAvx2);
-  if (kernel_path_supported(KernelPath::kAvx512Vnni)) p.push_back(KernelPath::kAvx512Vnni);
+  for (KernelPath k : {KernelPath::kAvx2, KernelPath::kAvxVnni, KernelPath::kAvx512Vnni}) {
+    if (kernel_path_supported(k)) p.push_back(k);
+  }
   return p;
 }
 
@@ -391,7 +392,7 @@ TEST(QGemm, RejectsBadArguments) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("zero_point"), std::string::npos);
   }
-  for (KernelPath p : {KernelPath::kAvx2, KernelPath::kAvx512Vnni}) {
+  for (KernelPath p : {KernelPath::kAvx2, KernelPath::kAvxVnni, KernelPath::kAvx512Vnni}) {
     if (!kernel_path_supported(p)) EXPECT_THROW(qgemm(x, w, nullptr, opts(p)), InvalidArgument);
   }
   RowMatrixXf yd(3, 3);

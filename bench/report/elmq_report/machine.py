@@ -55,8 +55,11 @@ def _simd_path(simd: list[str], reported: list[str]) -> dict:
         return {"path": ", ".join(sorted(set(reported))), "source": "reported by elmq"}
     flags = set(simd)
     best = "avx2" if {"avx2", "fma", "f16c"} <= flags else "scalar"
+    # quant/cpu_features.cpp's choice, highest first
     if best == "avx2" and {"avx512f", "avx512bw", "avx512_vnni"} <= flags:
-        best = "avx512vnni"  # quant/cpu_features.cpp's choice
+        best = "avx512vnni"
+    elif best == "avx2" and "avx_vnni" in flags:
+        best = "avxvnni"
     forced = os.environ.get("ELMQ_KERNEL_PATH")
     return {"path": best, "source": "inferred from /proc/cpuinfo (the elmq tools do not report "
                                     "their kernel path)",
