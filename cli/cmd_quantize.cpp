@@ -65,6 +65,7 @@ ArgParser make_parser() {
   p.option("damp", "F", "extra damping of the Hessian diagonal, fraction of its mean", "0");
   p.flag("no-refit", "do not refit scales by least squares after GPTQ");
   p.flag("no-rtn-fallback", "do not keep RTN's codes for rows where they are better");
+  p.option("local-search", "N", "sweeps of the code-by-code search after GPTQ (0: off)", "20");
   add_data_options(p, DataUse::kTrain);
   p.section("output");
   p.option("output", "FILE", "save the quantized model here", "", 'o');
@@ -135,6 +136,7 @@ ElmQuantConfig elm_quant_config(const ParsedArgs& a) {
   c.gptq.damp = a.get_double("damp", 0.0, 0.0, 1.0);
   c.gptq.refit_scales = !a.flag("no-refit");
   c.gptq.keep_better_rtn = !a.flag("no-rtn-fallback");
+  c.gptq.local_search_sweeps = static_cast<int>(a.get_int("local-search", 20, 0, 100));
   c.threads = threads_option(a);
   return c;
 }

@@ -42,6 +42,7 @@ ArgParser make_parser() {
   p.option("percentile", "P", "percentile for --calibration percentile", "99.99");
   p.option("calibration-rows", "N", "training rows used for calibration", "2048");
   p.option("damp", "F", "GPTQ damping, fraction of the mean Hessian diagonal", "0.01");
+  p.option("local-search", "N", "sweeps of GPTQ's code-by-code search (0: off)", "20");
   p.section("execution");
   p.option("threads", "N", "threads (0: all cores)", "0");
   p.section("output");
@@ -86,6 +87,7 @@ int run_quantize_mlp(const Args& args) {
       a.get_choice("calibration", "minmax", {"minmax", "moving-average", "percentile", "mse"}));
   cfg.calibration.percentile = a.get_double("percentile", 99.99, 50.0, 100.0);
   cfg.gptq.damp = a.get_double("damp", 0.01, 0.0, 1.0);
+  cfg.gptq.local_search_sweeps = static_cast<int>(a.get_int("local-search", 20, 0, 100));
   cfg.threads = threads_option(a);
   const Index cal_rows = a.get_int("calibration-rows", 2048, 1, Index{1} << 30);
   try {

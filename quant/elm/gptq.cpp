@@ -19,6 +19,8 @@ void GptqOptions::validate() const {
   ELMQ_CHECK_ARG(std::isfinite(damp) && damp >= 0.0 && damp <= 1.0,
                  "GptqOptions.damp must be in [0, 1], got ", damp);
   ELMQ_CHECK_ARG(threads >= 0, "GptqOptions.threads must be >= 0 (0 = all), got ", threads);
+  ELMQ_CHECK_ARG(local_search_sweeps >= 0 && local_search_sweeps <= 100,
+                 "GptqOptions.local_search_sweeps must be in [0, 100], got ", local_search_sweeps);
   try {
     range.validate();
   } catch (const InvalidArgument& e) {
@@ -155,6 +157,52 @@ void refit_row(const FormatTraits& tr, const float* w, const std::int8_t* q, Ind
     std::copy(ns.begin(), ns.end(), scales);
     std::copy(nm.begin(), nm.end(), mins);
   }
+}
+
+// Coordinate descent on the codes of one row for the loss d^T H d, d = w - w_hat:
+// a step t on w_hat_j changes the loss by -2 t (H d)_j + t^2 H_jj, so each
+// candidate costs O(1) and an accepted step O(k) (the gradient update).
+// Returns the number of accepted steps.
+Index local_search_row(const FormatTraits& tr, const float* w, std::int8_t* q, Index k,
+                       Index group, const float* scales, const float* mins,
+                       const Eigen::Ref<const RowMatrixXd>& h, int sweeps) {
+  VectorXd delta(k);
+  for (Index j = 0; j < k; ++j) {
+    const Index g = j / group;
+    delta[j] = static_cast<double>(w[j]) - dequantize_value(tr, q[j], scales[g], mins[g]);
+  }
+  VectorXd grad = h * delta;
+  Index accepted = 0;
+  for (int s = 0; s < sweeps; ++s) {
+    Index changed = 0;
+    for (Index j = 0; j < k; ++j) {
+      const Index g = j / group;
+      const double hjj = h(j, j);
+      if (!(hjj > 0.0)) continue;
+      const double cur = dequantize_value(tr, q[j], scales[g], mins[g]);
+      int best_q = q[j];
+      double best = 0.0, best_t = 0.0;
+      for (int dq : {-1, 1}) {
+        const int nq = q[j] + dq;
+        if (nq < tr.qmin || nq > tr.qmax) continue;
+        const double t = dequantize_value(tr, nq, scales[g], mins[g]) - cur;
+        const double change = t * (t * hjj - 2.0 * grad[j]);
+        if (change < best) {
+          best = change;
+          best_q = nq;
+          best_t = t;
+        }
+      }
+      if (best_q != q[j]) {
+        q[j] = static_cast<std::int8_t>(best_q);
+        grad.noalias() -= best_t * h.col(j);
+        ++changed;
+      }
+    }
+    accepted += changed;
+    if (changed == 0) break;
+  }
+  return accepted;
 }
 
 }  // namespace
@@ -301,12 +349,28 @@ GptqResult gptq_quantize(const ConstMatrixRef& w, const Eigen::Ref<const RowMatr
     if (i2 < k) wd.rightCols(k - i2).noalias() -= err * u.block(i1, i2, nb, k - i2);
   }
 
+  const RowMatrixXf wf = w;
+  RowMatrixXd h_damped;
+  if (opt.local_search_sweeps > 0) {
+    h_damped = hessian;
+    for (Index i = 0; i < k; ++i) {
+      if (diag[i] > 0.0) h_damped(i, i) += res.damp;
+    }
+  }
+  auto local_search = [&] {
+    if (opt.local_search_sweeps == 0) return;
+    parallel_for(n, threads, [&](Index r) {
+      local_search_row(tr, wf.row(r).data(), codes.row(r).data(), k, group, scales.row(r).data(),
+                       mins.row(r).data(), h_damped, opt.local_search_sweeps);
+    });
+  };
+  local_search();
   if (opt.refit_scales) {
-    const RowMatrixXf wf = w;
     for (Index r = 0; r < n; ++r) {
       refit_row(tr, wf.row(r).data(), codes.row(r).data(), k, group, n_groups, hessian,
                 scales.row(r).data(), mins.row(r).data());
     }
+    local_search();
   }
   const RowMatrixXf no_mins;
   QuantizedTensor gptq =

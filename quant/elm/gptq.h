@@ -24,8 +24,15 @@
 // grouped formats then use static groups (every group's range chosen up front
 // from the original weights) because the storage groups consecutive columns.
 //
-// Two additions to the published algorithm, both on by default and both only
-// ever lowering the loss:
+// Three additions to the published algorithm, all on by default and all only
+// ever lowering the loss (the local search: its damped form):
+//  - local_search_sweeps: GPTQ visits each column once, greedily; a
+//    coordinate descent then moves single codes by one step wherever that
+//    lowers the row's loss on H + damping, until no step helps (measured on
+//    8 trained 784-256-256-10 Fashion-MNIST MLPs, mean test accuracy below
+//    FP32, without -> with: ternary -2.51 -> -2.03 points, int3 -0.33 ->
+//    -0.24, int2-g32 -0.35 -> -0.28; int2-g64 -0.32 -> -0.40 and int4 within
+//    noise of a few hundredths);
 //  - refit_scales: with the codes fixed, each row's scales (and mins) are
 //    re-chosen by least squares on the objective itself (the rounding ranges
 //    were chosen before the error feedback moved the weights);
@@ -72,6 +79,12 @@ struct GptqOptions {
   bool refit_scales = true;
   /// Keep RTN's codes for every row where they give a lower loss.
   bool keep_better_rtn = true;
+  /// Sweeps of a local search after GPTQ (and again after each refit): each
+  /// code in turn moves one step up or down where that lowers the row's loss
+  /// on the damped H (exactly: the loss change of a step is O(1) with the
+  /// gradient H delta kept up to date), until a sweep changes nothing or this
+  /// many sweeps; in [0, 100], 0 = off.
+  int local_search_sweeps = 20;
   /// Threads for the factorization and the RTN baseline (0 = all); the result
   /// does not depend on it.
   int threads = 0;

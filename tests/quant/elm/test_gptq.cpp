@@ -221,6 +221,7 @@ TEST(Gptq, MatchesTheExplicitInverseUpdates) {
   opt.refit_scales = false;
   opt.hessian_weighted_range = false;
   opt.block_size = 5;
+  opt.local_search_sweeps = 0;  // GPTQ's own codes
   const GptqResult r = gptq_quantize(w, h, f, opt);
   const QuantizedTensor rtn = QuantizedTensor::quantize(w, f, opt.range);
   const CodeMatrix got = r.tensor.codes();
@@ -248,6 +249,7 @@ TEST(Gptq, ScaleRefitOnlyLowersTheLoss) {
     GptqOptions a;
     a.keep_better_rtn = false;
     a.refit_scales = false;
+    a.local_search_sweeps = 0;  // the codes must stay GPTQ's
     GptqOptions b = a;
     b.refit_scales = true;
     const GptqResult ra = gptq_quantize(w, h, f, a), rb = gptq_quantize(w, h, f, b);
@@ -256,6 +258,58 @@ TEST(Gptq, ScaleRefitOnlyLowersTheLoss) {
     if (f != QuantFormat::kInt8Channel) {
       EXPECT_LT(rb.total_loss(), 0.95 * ra.total_loss()) << format_name(f);
     }
+  }
+}
+
+// After the local search no single code step lowers a row's loss on the
+// damped H (H + damp I on the live diagonal), and each row's damped loss is at
+// most GPTQ's own.
+TEST(Gptq, LocalSearchEndsAtALocalOptimumOfTheDampedLoss) {
+  const Index k = 80;
+  const RowMatrixXd h = correlated_hessian(k, 71);
+  const RowMatrixXf w = normal(6, k, 72);
+  for (QuantFormat f : {QuantFormat::kTernaryChannel, QuantFormat::kInt3Channel,
+                        QuantFormat::kInt2G32Asym, QuantFormat::kInt4G32Sym}) {
+    const FormatTraits& tr = format_traits(f);
+    const Index group = tr.group == 0 ? k : tr.group;
+    GptqOptions plain;
+    plain.keep_better_rtn = false;
+    plain.refit_scales = false;
+    plain.damp = 0.01;
+    plain.local_search_sweeps = 0;
+    GptqOptions searched = plain;
+    searched.local_search_sweeps = 100;
+    const GptqResult g0 = gptq_quantize(w, h, f, plain), g1 = gptq_quantize(w, h, f, searched);
+    ASSERT_EQ(g0.damp, g1.damp);
+    RowMatrixXd hd = h;
+    hd.diagonal().array() += g1.damp;
+    const CodeMatrix c0 = g0.tensor.codes(), c1 = g1.tensor.codes();
+    EXPECT_EQ(g0.tensor.scales(), g1.tensor.scales()) << format_name(f);
+    Index moved = 0;
+    for (Index r = 0; r < w.rows(); ++r) {
+      auto loss = [&](const CodeMatrix& c, Index j, int dq) {
+        std::vector<double> delta(static_cast<std::size_t>(k));
+        for (Index t = 0; t < k; ++t) {
+          const Index g = t / group;
+          const int q = c(r, t) + (t == j ? dq : 0);
+          delta[t] = static_cast<double>(w(r, t)) -
+                     dequantize_value(tr, q, g1.tensor.scales()(r, g), g1.tensor.mins()(r, g));
+        }
+        return row_loss(delta, hd);
+      };
+      const double l1 = loss(c1, -1, 0);
+      EXPECT_LE(l1, loss(c0, -1, 0) * (1 + 1e-12)) << format_name(f) << " row " << r;
+      for (Index j = 0; j < k; ++j) {
+        moved += c0(r, j) != c1(r, j);
+        for (int dq : {-1, 1}) {
+          const int q = c1(r, j) + dq;
+          if (q < tr.qmin || q > tr.qmax) continue;
+          EXPECT_GE(loss(c1, j, dq), l1 * (1 - 1e-12))
+              << format_name(f) << " row " << r << " column " << j << " step " << dq;
+        }
+      }
+    }
+    EXPECT_GT(moved, 0) << format_name(f) << ": the search changed nothing";
   }
 }
 
@@ -300,6 +354,11 @@ TEST(Gptq, RejectsBadArguments) {
   EXPECT_THROW(o.validate(), InvalidArgument);
   o = GptqOptions();
   o.threads = -2;
+  EXPECT_THROW(o.validate(), InvalidArgument);
+  o = GptqOptions();
+  o.local_search_sweeps = -1;
+  EXPECT_THROW(o.validate(), InvalidArgument);
+  o.local_search_sweeps = 101;
   EXPECT_THROW(o.validate(), InvalidArgument);
   // Indefinite even with 10% damping: a numerical failure, not a crash.
   RowMatrixXd indefinite = RowMatrixXd::Identity(8, 8);
