@@ -182,6 +182,17 @@ run_ok "info quantized" "$ELMQ" info q8.elmq --json
 cp out.txt infoq.json
 check "info quantized fields" 'j["kind"] == "quantized-elm" and j["beta_format"] == "int8"' infoq.json
 expect_error "quantize twice" 1 "already quantized" "$ELMQ" quantize q8.elmq -o q8b.elmq
+# GPTQ without its local search gives another model (a larger loss on this objective).
+run_ok "quantize gptq no local search" "$ELMQ" quantize model.elmq --format ternary --method gptq \
+  --local-search 0 -o qt0.elmq --json --train-csv train.csv --label-column y --threads 1
+cp out.txt qt0.json
+run_ok "quantize gptq local search" "$ELMQ" quantize model.elmq --format ternary --method gptq \
+  -o qt1.elmq --json --train-csv train.csv --label-column y --threads 1
+cp out.txt qt1.json
+python3 -c 'import json,sys; a=json.load(open("qt0.json")); b=json.load(open("qt1.json")); sys.exit(0 if b["beta_loss"] < a["beta_loss"] else 1)' \
+  && ok "local search lowers the GPTQ loss" || bad "local search lowers the GPTQ loss: $(cat qt0.json qt1.json)"
+expect_error "local search out of range" 2 "local-search" "$ELMQ" quantize model.elmq \
+  --method gptq --local-search 101 -o qx.elmq --train-csv train.csv --label-column y
 
 # ---------------------------------------------------------------- predict
 run_ok "predict file" "$ELMQ" predict model.elmq --csv test.csv --label-column y -o pred.csv
