@@ -195,7 +195,7 @@ Index local_search_row(const FormatTraits& tr, const float* w, std::int8_t* q, I
       }
       if (best_q != q[j]) {
         q[j] = static_cast<std::int8_t>(best_q);
-        grad.noalias() -= best_t * h.col(j);
+        grad.noalias() -= best_t * h.row(j).transpose();  // h is symmetric: row j = column j
         ++changed;
       }
     }
@@ -350,18 +350,22 @@ GptqResult gptq_quantize(const ConstMatrixRef& w, const Eigen::Ref<const RowMatr
   }
 
   const RowMatrixXf wf = w;
+  // The symmetric part of H (the same loss), so that a row of it is also its
+  // column; plus the damping on the live diagonal.
   RowMatrixXd h_damped;
   if (opt.local_search_sweeps > 0) {
-    h_damped = hessian;
+    h_damped = 0.5 * (hessian + hessian.transpose());
     for (Index i = 0; i < k; ++i) {
       if (diag[i] > 0.0) h_damped(i, i) += res.damp;
     }
   }
+  std::vector<Index> moves(static_cast<std::size_t>(n), 0);
   auto local_search = [&] {
     if (opt.local_search_sweeps == 0) return;
     parallel_for(n, threads, [&](Index r) {
-      local_search_row(tr, wf.row(r).data(), codes.row(r).data(), k, group, scales.row(r).data(),
-                       mins.row(r).data(), h_damped, opt.local_search_sweeps);
+      moves[static_cast<std::size_t>(r)] += local_search_row(
+          tr, wf.row(r).data(), codes.row(r).data(), k, group, scales.row(r).data(),
+          mins.row(r).data(), h_damped, opt.local_search_sweeps);
     });
   };
   local_search();
@@ -372,6 +376,7 @@ GptqResult gptq_quantize(const ConstMatrixRef& w, const Eigen::Ref<const RowMatr
     }
     local_search();
   }
+  res.local_search_moves = std::accumulate(moves.begin(), moves.end(), Index{0});
   const RowMatrixXf no_mins;
   QuantizedTensor gptq =
       QuantizedTensor::from_codes(format, codes, scales, tr.symmetric ? no_mins : mins);

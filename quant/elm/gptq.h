@@ -99,6 +99,7 @@ struct GptqResult {
   VectorXd gptq_loss;      ///< per row: the same for GPTQ's own codes
   VectorXd rtn_loss;       ///< per row: the same for round-to-nearest with opt.range
   Index rtn_rows = 0;      ///< rows where RTN's codes were kept
+  Index local_search_moves = 0;  ///< codes the local search moved (both rounds)
   double damp = 0.0;       ///< absolute damping added to diag(H) for the factorization
   double seconds = 0.0;    ///< wall time
 

@@ -310,6 +310,8 @@ TEST(Gptq, LocalSearchEndsAtALocalOptimumOfTheDampedLoss) {
       }
     }
     EXPECT_GT(moved, 0) << format_name(f) << ": the search changed nothing";
+    EXPECT_EQ(g0.local_search_moves, 0);
+    EXPECT_GE(g1.local_search_moves, moved) << format_name(f);
   }
 }
 
