@@ -1232,11 +1232,7 @@ void OnlineElm::check_row_input(const float* x, float weight, const char* where)
   ELMQ_CHECK_ARG(x != nullptr, where, ": x is null");
   ELMQ_CHECK_ARG(std::isfinite(weight) && weight > 0.0f, where,
                  ": weight must be finite and > 0, got ", weight);
-  const Index d = n_features();
-  for (Index j = 0; j < d; ++j) {
-    ELMQ_CHECK_ARG(std::isfinite(x[j]), where, ": x has a non-finite value (", x[j], ") at column ",
-                   j);
-  }
+  check_finite(Eigen::Map<const RowMatrixXf>(x, 1, n_features()), where, "x");
 }
 
 void OnlineElm::learn_row(const float* x, std::int64_t label, float weight) {
