@@ -767,9 +767,10 @@ void half_tile(const float* x, i64 x_stride, const QWeights& w, i64 m, i64 n, co
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
-  [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
+  // No software prefetch here: fp16 rows are twice as long as int8 ones, long
+  // enough for the hardware prefetchers, and prefetching the next tile made
+  // 1 x 4096 x 4096 about 20 % slower (one thread).
   for (i64 j = 0; j < k8; j += 8) {
-    if constexpr (R == 1 && kPrefetchNextTile) prefetch_span(next + j * 2 * C, 16 * C);
     __m256 wv[C];
     for (int c = 0; c < C; ++c) wv[c] = load_w8<BF16>(wr[c] + j);
     for (int r = 0; r < R; ++r) {
