@@ -393,7 +393,9 @@ TEST(QGemm, RejectsBadArguments) {
     EXPECT_NE(std::string(e.what()).find("zero_point"), std::string::npos);
   }
   for (KernelPath p : {KernelPath::kAvx2, KernelPath::kAvxVnni, KernelPath::kAvx512Vnni}) {
-    if (!kernel_path_supported(p)) EXPECT_THROW(qgemm(x, w, nullptr, opts(p)), InvalidArgument);
+    if (!kernel_path_supported(p)) {
+      EXPECT_THROW(qgemm(x, w, nullptr, opts(p)), InvalidArgument);
+    }
   }
   RowMatrixXf yd(3, 3);
   EXPECT_THROW(qgemm_dequantized(x, w, nullptr, yd), InvalidArgument);
