@@ -55,18 +55,41 @@ def _save(out_dir: Path, dataset: str, kind: _Kind, rows: list[ModelRow]) -> Fig
     return Figure(stem, f"{dataset}: {title}", path)
 
 
+#: Accuracy axes show at most this many points below the best model; models further
+#: down (e.g. a ternary ELM whose beta was rounded without a re-solve) are drawn as
+#: down-pointing markers on the lower edge, so that they do not flatten the rest.
+_ACCURACY_SPAN = 25.0
+
+
+def _accuracy_floor(rows: list[ModelRow]) -> float | None:
+    """The lower limit of an accuracy axis, or None when every model fits in the span."""
+    acc = [100 * r.accuracy.mean for r in rows]
+    if not acc or max(acc) - min(acc) <= _ACCURACY_SPAN:
+        return None
+    return max(acc) - _ACCURACY_SPAN
+
+
 def _err(s: Stat | None) -> float:
     return s.std if s is not None else 0.0
 
 
 def _scatter(ax: Axes, rows: list[ModelRow], x: Callable[[ModelRow], Stat | None]) -> None:
     """Accuracy (mean, std as error bars) against x; filled markers for FP32 models."""
+    floor = _accuracy_floor([r for r in rows if x(r) is not None])
+    below = 0
     for group, color in _COLORS.items():
         mine = [r for r in rows if r.group == group and x(r) is not None]
         if not mine:
             continue
         for fp32 in (True, False):
             part = [r for r in mine if (r.format == "fp32") == fp32]
+            if floor is not None:
+                low = [r for r in part if 100 * r.accuracy.mean < floor]
+                below += len(low)
+                if low:
+                    ax.plot([x(r).mean for r in low], [floor] * len(low), "v", color=color,
+                            mfc=color if fp32 else "white", ms=5, clip_on=False)
+                part = [r for r in part if 100 * r.accuracy.mean >= floor]
             if not part:
                 continue
             ax.errorbar([s.mean for s in map(x, part) if s], [100 * r.accuracy.mean for r in part],
@@ -75,6 +98,10 @@ def _scatter(ax: Axes, rows: list[ModelRow], x: Callable[[ModelRow], Stat | None
                         ms=5, capsize=2, lw=0.8,
                         label=f"{GROUP_TITLES[group]}{', FP32' if fp32 else ', quantized'}")
     ax.set_ylabel("test accuracy (%)")
+    if floor is not None:
+        ax.set_ylim(bottom=floor)
+        ax.text(0.01, 0.02, f"▼ {below} model(s) below {floor:.0f} % (values in the tables)",
+                transform=ax.transAxes, fontsize=6, va="bottom")
     ax.legend(fontsize=7, loc="lower right")
 
 
@@ -84,9 +111,10 @@ def _accuracy_vs_bytes(fig: plt.Figure, rows: list[ModelRow]) -> None:
     front = sorted((r for r in rows if r.pareto), key=lambda r: r.bytes.mean)
     ax.step([r.bytes.mean for r in front], [100 * r.accuracy.mean for r in front], where="post",
             color="black", lw=1, alpha=0.6, label="Pareto front", zorder=0)
-    for r in front:
+    # Alternate above and below the front: neighbours are often a few pixels apart.
+    for i, r in enumerate(front):
         ax.annotate(r.label, (r.bytes.mean, 100 * r.accuracy.mean), fontsize=6,
-                    xytext=(3, -8), textcoords="offset points")
+                    xytext=(3, -8 if i % 2 == 0 else 5), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_xlabel("model file size (bytes, log scale)")
     ax.legend(fontsize=7, loc="lower right")
@@ -127,6 +155,10 @@ def _accuracy_vs_bits(fig: plt.Figure, rows: list[ModelRow]) -> None:
         else:
             ax.text(0.5, 0.5, "no rows in this run", ha="center", transform=ax.transAxes)
     axes[0].set_ylabel("test accuracy (%)")
+    floor = _accuracy_floor(rows)
+    if floor is not None:  # lines leave through the lower edge (values in the tables)
+        top = max(100 * r.accuracy.mean for r in rows)
+        axes[0].set_ylim(floor, top + 0.04 * (top - floor))  # the axes share y
 
 
 def _bits_lines(ax: Axes, rows: list[ModelRow]) -> None:
