@@ -200,6 +200,12 @@ void ElmModel::set_threads(int threads) {
   config_.threads = threads;
 }
 
+void ElmModel::set_row_threads(int threads) {
+  ELMQ_CHECK_ARG(threads >= 0,
+                 "ElmModel::set_row_threads: threads must be >= 0 (0 = all cores), got ", threads);
+  row_threads_ = threads;
+}
+
 ElmModel& ElmModel::fit_classification(const HiddenLayer* layer, const ConstMatrixRef& x,
                                        const ConstLabelRef& labels,
                                        const ConstVectorRef& sample_weight) {
@@ -455,7 +461,31 @@ void ElmModel::decision_row(const float* x, float* out, PredictWorkspace& ws) co
   if (ws.hidden.size() != L) ws.hidden.resize(L);
   scaler_.transform_row(x, ws.scaled.data());
   assert(ws.scaled.allFinite() && "decision_row: input must be finite");
-  ws.hidden.noalias() = hidden_.weights() * ws.scaled;
+  const RowMatrixXf& w = hidden_.weights();
+  // Splits fall on multiples of 64 neurons, so each neuron's dot product is
+  // computed by the same kernel code (GEMV row blocks of 4 or 8) as in the
+  // one-thread product: bit-identical results. The threshold keeps small
+  // layers, where waking the pool costs more than it saves, on this thread.
+  constexpr Index kBlock = 64, kMinWeights = Index{1} << 18;
+  const int threads = row_threads_ == 1 ? 1 : resolve_threads(row_threads_);
+  const Index blocks = (L + kBlock - 1) / kBlock;
+  if (threads <= 1 || blocks < 2 || L * d < kMinWeights) {
+    ws.hidden.noalias() = w * ws.scaled;
+  } else {
+    const Index parts = std::min<Index>(threads, blocks);
+    struct Job {
+      const RowMatrixXf* w;
+      const VectorXf* x;
+      VectorXf* h;
+      Index parts, blocks, L;
+    } job{&w, &ws.scaled, &ws.hidden, parts, blocks, L};
+    // One pointer captured: std::function keeps it without allocating.
+    parallel_for(parts, static_cast<int>(parts), [jp = &job](std::int64_t p) {
+      const Index b0 = p * jp->blocks / jp->parts, b1 = (p + 1) * jp->blocks / jp->parts;
+      const Index r0 = b0 * kBlock, r1 = std::min(jp->L, b1 * kBlock);
+      jp->h->segment(r0, r1 - r0).noalias() = jp->w->middleRows(r0, r1 - r0) * *jp->x;
+    });
+  }
   ws.hidden += hidden_.bias();
   float x_sq = 0.0f;
   if (config_.hidden.has_rbf()) x_sq = ws.scaled.squaredNorm();

@@ -156,8 +156,10 @@ std::shared_ptr<ElmModel> predict_model() {
   return m;
 }
 
+// One row on the calling thread (row_threads:1) and split over the pool (row_threads:2).
 void BM_PredictRow(benchmark::State& state) {
   const auto m = predict_model();
+  m->set_row_threads(static_cast<int>(state.range(0)));
   const DatasetSplit& d = data();
   PredictWorkspace ws;
   std::vector<float> out(static_cast<std::size_t>(m->n_outputs()));
@@ -171,7 +173,7 @@ void BM_PredictRow(benchmark::State& state) {
   state.counters["weight_bytes"] =
       static_cast<double>((m->hidden().weights().size() + m->beta().size()) * sizeof(float));
 }
-BENCHMARK(BM_PredictRow)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PredictRow)->ArgName("row_threads")->Arg(1)->Arg(kThreads)->Unit(benchmark::kMicrosecond);
 
 // Read bandwidth: sum a float buffer of the given size (bytes).
 void BM_ReadBandwidth(benchmark::State& state) {
@@ -250,7 +252,8 @@ int main(int argc, char** argv) {
                 fixed / floor, autol / floor);
     std::printf("library X*W^T vs OpenBLAS sgemm: %.2fx\n", get("BM_LibraryGemm_XW") / xw);
   }
-  const double row_s = get("BM_PredictRow");
+  const double row_s = get("BM_PredictRow/row_threads:1");
+  const double row2_s = get("BM_PredictRow/row_threads:" + std::to_string(kThreads));
   double wbytes = 0.0;
   for (const auto& [k, v] : rep.counters)
     if (k.rfind("BM_PredictRow", 0) == 0 && k.find(":weight_bytes") != std::string::npos) wbytes = v;
@@ -266,6 +269,8 @@ int main(int argc, char** argv) {
                 row_s * 1e6, wbytes / 1e6, wbytes / bw_cache * 1e6, bw_cache / 1e9,
                 row_s / (wbytes / bw_cache), wbytes / bw_dram * 1e6, bw_dram / 1e9,
                 row_s / (wbytes / bw_dram));
+    std::printf("predict one sample on %d threads (set_row_threads): %.1f us (%.2fx less time)\n",
+                kThreads, row2_s * 1e6, row2_s > 0 ? row_s / row2_s : 0.0);
   }
   benchmark::Shutdown();
   return 0;

@@ -271,6 +271,41 @@ TEST(ElmModel, SingleRowPathMatchesBatch) {
   }
 }
 
+TEST(ElmModel, RowThreadsGiveBitIdenticalPredictions) {
+  // Layers of at least 2^18 weights (the threshold for splitting a row) with
+  // L not a multiple of 64, 8 or 4, and mixed neuron groups.
+  const Index n = 300, d = 300;
+  Rng rng(77);
+  RowMatrixXf x(n, d);
+  LabelVector y(n);
+  for (Index i = 0; i < n; ++i) {
+    for (Index j = 0; j < d; ++j) x(i, j) = static_cast<float>(rng.normal());
+    y[i] = x(i, 0) + x(i, 1) > 0.0f ? 1 : (x(i, 2) > 0.0f ? 2 : 3);
+  }
+  for (const Index L : {Index{900}, Index{1027}, Index{1090}}) {
+    ElmConfig c = small_config();
+    c.hidden.groups = {{L - 130, Activation::kTanh}, {130, Activation::kRbf}};
+    ElmModel m(c);
+    m.fit(x, y);
+    PredictWorkspace ws;
+    std::vector<float> one(3), many(3);
+    for (const int threads : {2, 3, 0}) {
+      for (Index i = 0; i < 25; ++i) {
+        m.set_row_threads(1);
+        m.decision_row(x.row(i).data(), one.data(), ws);
+        m.set_row_threads(threads);
+        m.decision_row(x.row(i).data(), many.data(), ws);
+        for (Index k = 0; k < 3; ++k) {
+          ASSERT_EQ(one[k], many[k]) << "L " << L << " threads " << threads << " row " << i;
+        }
+        EXPECT_EQ(m.predict_row(x.row(i).data(), ws, many.data()), m.predict(x.middleRows(i, 1))[0]);
+      }
+    }
+  }
+  ElmModel m(small_config());
+  EXPECT_THROW(m.set_row_threads(-1), InvalidArgument);
+}
+
 TEST(ElmModel, FitWithLayerReusesTheGivenLayer) {
   const Blobs b = make_blobs(300, 16);
   ElmModel a(small_config());

@@ -44,6 +44,26 @@ class AllocationCounter {
   long count() const { return t_allocations; }
 };
 
+// The batch model's one-row path, on this thread and split over the pool
+// (the calling thread's allocations are counted).
+TEST(ElmModelRealtime, DecisionRowAllocatesNothingAfterWarmUp) {
+  const auto b = make_blobs(300, 300, 4, 102);
+  ElmConfig c = online_test::small_config(1000, 1.0);
+  ElmModel m(c);
+  m.fit(b.x, b.y);
+  PredictWorkspace ws;
+  std::vector<float> scores(4);
+  long sink = 0;
+  for (const int threads : {1, 2}) {
+    m.set_row_threads(threads);
+    m.predict_row(b.x.row(0).data(), ws, scores.data());  // warm-up: ws, the pool
+    AllocationCounter counter;
+    for (Index i = 0; i < b.x.rows(); ++i) sink += m.predict_row(b.x.row(i).data(), ws, scores.data());
+    EXPECT_EQ(counter.count(), 0) << "row threads " << threads;
+  }
+  EXPECT_NE(sink, 0);
+}
+
 TEST(OnlineRealtime, PredictAllocatesNothingAfterWarmUp) {
   const auto b = make_blobs(400, 20, 5, 101);
   OnlineElm m =
