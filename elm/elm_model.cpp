@@ -473,18 +473,17 @@ void ElmModel::decision_row(const float* x, float* out, PredictWorkspace& ws) co
     ws.hidden.noalias() = w * ws.scaled;
   } else {
     const Index parts = std::min<Index>(threads, blocks);
-    struct Job {
+    const struct {
       const RowMatrixXf* w;
       const VectorXf* x;
       VectorXf* h;
-      Index parts, blocks, L;
-    } job{&w, &ws.scaled, &ws.hidden, parts, blocks, L};
-    // One pointer captured: std::function keeps it without allocating.
-    parallel_for(parts, static_cast<int>(parts), [jp = &job](std::int64_t p) {
-      const Index b0 = p * jp->blocks / jp->parts, b1 = (p + 1) * jp->blocks / jp->parts;
-      const Index r0 = b0 * kBlock, r1 = std::min(jp->L, b1 * kBlock);
-      jp->h->segment(r0, r1 - r0).noalias() = jp->w->middleRows(r0, r1 - r0) * *jp->x;
-    });
+    } job{&w, &ws.scaled, &ws.hidden};
+    // One pointer captured: the std::function holds it without allocating.
+    parallel_for_range(L, kBlock * ((blocks + parts - 1) / parts), static_cast<int>(parts),
+                       [jp = &job](Index r0, Index r1) {
+                         jp->h->segment(r0, r1 - r0).noalias() =
+                             jp->w->middleRows(r0, r1 - r0) * *jp->x;
+                       });
   }
   ws.hidden += hidden_.bias();
   float x_sq = 0.0f;

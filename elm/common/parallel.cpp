@@ -80,9 +80,15 @@ void parallel_for_range(std::int64_t n, std::int64_t grain, int threads,
   if (n <= 0) return;
   grain = std::max<std::int64_t>(grain, 1);
   const std::int64_t n_tasks = (n + grain - 1) / grain;
-  parallel_for(n_tasks, threads, [&](std::int64_t t) {
-    const std::int64_t begin = t * grain;
-    fn(begin, std::min(n, begin + grain));
+  // One pointer captured, so the std::function holds it inline: no heap
+  // allocation per call (real-time paths split single rows with this).
+  const struct {
+    std::int64_t n, grain;
+    const std::function<void(std::int64_t, std::int64_t)>* fn;
+  } r{n, grain, &fn};
+  parallel_for(n_tasks, threads, [rp = &r](std::int64_t t) {
+    const std::int64_t begin = t * rp->grain;
+    (*rp->fn)(begin, std::min(rp->n, begin + rp->grain));
   });
 }
 
