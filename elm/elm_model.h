@@ -127,8 +127,8 @@ class ElmModel {
   /// default) computes the row on the calling thread; n > 1 splits the hidden
   /// neurons, in blocks of 64, over up to n threads of elmq's pool (0 = all
   /// cores) when the layer has at least 2^18 weights. Results are bit-identical
-  /// for any n. It pays for large layers (L = 2000, d = 784 on 2 cores: about
-  /// 1.9x less time, bench/elm BM_PredictRow), but every call wakes the pool:
+  /// for any n. It pays for large layers (L = 2000, d = 784 on 2 cores: 1.5-1.8x
+  /// less time, bench/elm BM_PredictRow), but every call wakes the pool:
   /// keep 1 when the caller already predicts rows on several threads. A
   /// runtime setting, not stored in files. @throws InvalidArgument if negative.
   void set_row_threads(int threads);
