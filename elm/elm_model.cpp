@@ -410,6 +410,8 @@ void ElmModel::decision_function(const ConstMatrixRef& x, MatrixRef out) const {
     RowMatrixXf h(m, n_hidden());
     hidden_.transform(xs, h, 1);
     out.middleRows(begin, m).noalias() = h * beta_;
+    check_finite_result(out.middleRows(begin, m), begin, "ElmModel::decision_function",
+                        "decisions");
   });
 }
 
@@ -460,7 +462,6 @@ void ElmModel::decision_row(const float* x, float* out, PredictWorkspace& ws) co
   if (ws.scaled.size() != d) ws.scaled.resize(d);
   if (ws.hidden.size() != L) ws.hidden.resize(L);
   scaler_.transform_row(x, ws.scaled.data());
-  assert(ws.scaled.allFinite() && "decision_row: input must be finite");
   const RowMatrixXf& w = hidden_.weights();
   // Splits fall on multiples of 64 neurons, so each neuron's dot product is
   // computed by the same kernel code (GEMV row blocks of 4 or 8) as in the
@@ -491,6 +492,8 @@ void ElmModel::decision_row(const float* x, float* out, PredictWorkspace& ws) co
   Eigen::Map<RowMatrixXf> h_row(ws.hidden.data(), 1, L);
   hidden_.activate(h_row, Eigen::Map<const VectorXf>(&x_sq, 1));
   Eigen::Map<VectorXf>(out, n_outputs()).noalias() = beta_.transpose() * ws.hidden;
+  check_finite_result(Eigen::Map<const RowMatrixXf>(out, 1, n_outputs()), 0,
+                      "ElmModel::decision_row", "decisions");
 }
 
 std::int64_t ElmModel::predict_row(const float* x, PredictWorkspace& ws, float* scores) const {
@@ -548,6 +551,9 @@ constexpr std::uint32_t kTagMisc = tag("MISC");
 constexpr std::uint32_t kTagRowsSeen = tag("NROW");
 constexpr std::uint32_t kTagFitStats = tag("STFT");
 constexpr std::uint32_t kTagValStats = tag("STVL");
+// The split seed exactly (RIDG holds it as a double too, rounded above 2^53,
+// for files read by versions before this record).
+constexpr std::uint32_t kTagSplitSeed = tag("SSED");
 }  // namespace
 
 std::string ElmModel::to_bytes(bool include_training_state) const {
@@ -567,6 +573,7 @@ std::string ElmModel::to_bytes(bool include_training_state) const {
                           config_.ridge.validation_fraction,
                           static_cast<double>(config_.ridge.split_seed)};
   w.put_f64_array(kTagRidge, ridge, 4);
+  w.put_u64(kTagSplitSeed, config_.ridge.split_seed);
   w.put_f64_array(kTagGrid, config_.ridge.relative_grid.data(), config_.ridge.relative_grid.size());
   w.put_f64_array(kTagSearchL, search_.lambdas.data(), search_.lambdas.size());
   w.put_f64_array(kTagSearchM, search_.validation_mse.data(), search_.validation_mse.size());
@@ -602,7 +609,13 @@ ElmModel ElmModel::from_bytes(std::string_view bytes) {
   config.ridge.auto_lambda = ridge[0] != 0.0;
   config.ridge.lambda = ridge[1];
   config.ridge.validation_fraction = ridge[2];
-  config.ridge.split_seed = static_cast<std::uint64_t>(ridge[3]);
+  if (r.has(kTagSplitSeed)) {
+    config.ridge.split_seed = r.get_u64(kTagSplitSeed);
+  } else if (ridge[3] >= 0.0 && ridge[3] < 18446744073709551616.0) {  // [0, 2^64)
+    config.ridge.split_seed = static_cast<std::uint64_t>(ridge[3]);
+  } else {
+    r.fail(str_cat("the split seed ", ridge[3], " is out of range"));
+  }
   config.ridge.relative_grid = r.get_f64_array(kTagGrid);
   if (!(misc[0] >= 0 && misc[0] <= 2 && misc[1] >= 0 && misc[1] <= 1 && misc[2] >= 1 &&
         misc[2] <= static_cast<double>(Index{1} << 24))) {

@@ -139,7 +139,8 @@ class ElmModel {
 
   // ---------------------------------------------------------------- prediction
   /// Raw outputs H beta: n x C (C = classes, labels or targets).
-  /// @throws InvalidArgument if unfitted, x has the wrong width or non-finite values.
+  /// @throws InvalidArgument if unfitted, x has the wrong width or non-finite values;
+  ///         NumericalError if a result is not finite (check_finite_result).
   RowMatrixXf decision_function(const ConstMatrixRef& x) const;
   /// Writes decision_function into a caller buffer (n x C).
   void decision_function(const ConstMatrixRef& x, MatrixRef out) const;
@@ -154,8 +155,11 @@ class ElmModel {
 
   /// One sample, no heap allocation once `ws` has been used once: out[C].
   /// Runs on the calling thread unless set_row_threads asked for more.
-  /// x must hold n_features() finite values (checked only by assertion: this
-  /// is the real-time path). @throws InvalidArgument if unfitted.
+  /// x must hold n_features() values; they are not checked one by one (this
+  /// is the real-time path), the C results are: a non-finite input, or one so
+  /// far outside the training range that float32 overflows, throws
+  /// NumericalError (check_finite_result) instead of returning NaN or Inf.
+  /// @throws InvalidArgument if unfitted.
   void decision_row(const float* x, float* out, PredictWorkspace& ws) const;
   /// One sample's label; no allocation after warm-up. Classification only.
   std::int64_t predict_row(const float* x, PredictWorkspace& ws, float* scores) const;

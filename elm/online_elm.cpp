@@ -175,12 +175,14 @@ struct OnlineFeatures {
   }
 
   // ws.hidden (length Lp, zero beyond L) = g(W s(x) + b).
-  void hidden_row(const float* x, PredictWorkspace& ws) const {
+  // @throws NumericalError (naming `where`) if an activation is not finite:
+  // checked here, on L values, instead of on the inputs, so that one check
+  // covers non-finite inputs and finite ones that overflow once scaled.
+  void hidden_row(const float* x, PredictWorkspace& ws, const char* where) const {
     const Index d = hidden.n_inputs();
     if (ws.scaled.size() != d) ws.scaled.resize(d);
     if (ws.hidden.size() != Lp) ws.hidden.setZero(Lp);
     scaler.transform_row(x, ws.scaled.data());
-    assert(ws.scaled.allFinite() && "OnlineElm: input row must be finite");
     auto h = ws.hidden.head(L);
     h.noalias() = hidden.weights() * ws.scaled;
     h += hidden.bias();
@@ -188,6 +190,7 @@ struct OnlineFeatures {
     if (rbf) x_sq = ws.scaled.squaredNorm();
     Eigen::Map<RowMatrixXf> h_row(ws.hidden.data(), 1, L);
     hidden.activate(h_row, Eigen::Map<const VectorXf>(&x_sq, 1));
+    check_finite_result(h_row, 0, where, "hidden activations");
   }
 };
 
@@ -607,9 +610,11 @@ Index OnlineSnapshot::n_features() const { return features_ ? features_->hidden.
 
 void OnlineSnapshot::decision_row(const float* x, float* out, PredictWorkspace& ws) const {
   ELMQ_CHECK_ARG(features_ != nullptr, "OnlineSnapshot::decision_row: empty snapshot");
-  features_->hidden_row(x, ws);
+  features_->hidden_row(x, ws, "OnlineSnapshot::decision_row");
   Eigen::Map<VectorXf>(out, beta_.cols()).noalias() =
       beta_.transpose() * ws.hidden.head(features_->L);
+  check_finite_result(Eigen::Map<const RowMatrixXf>(out, 1, beta_.cols()), 0,
+                      "OnlineSnapshot::decision_row", "decisions");
 }
 
 std::int64_t OnlineSnapshot::predict_row(const float* x, PredictWorkspace& ws,
@@ -1239,8 +1244,8 @@ void OnlineElm::learn_row(const float* x, std::int64_t label, float weight) {
   const char* where = "OnlineElm::learn_row";
   require_classifier(where);
   check_row_input(x, weight, where);
+  features_->hidden_row(x, ws_, where);  // before a new class is added: may throw
   const Index col = class_column(label, online_.grow_classes, where);
-  features_->hidden_row(x, ws_);
   t_row_.setZero();
   t_row_[col] = 1.0f;
   update_row(ws_.hidden.data(), t_row_.data(), weight, false);
@@ -1259,7 +1264,7 @@ void OnlineElm::learn_row_regression(const float* x, const float* y, float weigh
     ELMQ_CHECK_ARG(task_ != Task::kMultilabel || y[j] == 0.0f || y[j] == 1.0f, where,
                    ": a multilabel model's targets must be 0 or 1 (column ", j, ")");
   }
-  features_->hidden_row(x, ws_);
+  features_->hidden_row(x, ws_, where);
   update_row(ws_.hidden.data(), y, weight, false);
   ++n_learned_;
   after_update(1);
@@ -1272,11 +1277,12 @@ std::int64_t OnlineElm::predict_then_learn_row(const float* x, std::int64_t labe
   check_row_input(x, weight, where);
   // Validate the label before predicting: nothing changes on an error.
   if (!online_.grow_classes) class_column(label, false, where);
-  features_->hidden_row(x, ws_);
+  features_->hidden_row(x, ws_, where);
   std::int64_t guess = label;
   const Index C = n_outputs();
   if (C > 0) {
     Eigen::Map<VectorXf>(scores, C).noalias() = beta_f_.transpose() * ws_.hidden.head(L_);
+    check_finite_result(Eigen::Map<const RowMatrixXf>(scores, 1, C), 0, where, "decisions");
     Index best = 0;
     for (Index c = 1; c < C; ++c)
       if (scores[c] > scores[best]) best = c;
@@ -1327,6 +1333,10 @@ void OnlineElm::learn_rows(const ConstMatrixRef& x, const RowMatrixXf& t, const 
     features_->scaler.transform(x.middleRows(begin, m), xs);
     hb.resize(m, L_);
     features_->hidden.transform(xs, hb, 1);
+    // Blocks before this one are learned already: the documented exception
+    // to the unchanged-on-error rule (learn, unlearn in online_elm.h).
+    check_finite_result(hb, begin, unlearn ? "OnlineElm::unlearn" : "OnlineElm::learn",
+                        "hidden activations");
     // Keep rows with weight > 0, padded to Lp.
     Index k = 0;
     hp.setZero(m, Lp_);
@@ -1418,8 +1428,10 @@ OnlineElm& OnlineElm::unlearn_regression(const ConstMatrixRef& x, const ConstMat
 // ---------------------------------------------------------------- prediction
 
 void OnlineElm::decision_row(const float* x, float* out, PredictWorkspace& ws) const {
-  features_->hidden_row(x, ws);
+  features_->hidden_row(x, ws, "OnlineElm::decision_row");
   Eigen::Map<VectorXf>(out, n_outputs()).noalias() = beta_f_.transpose() * ws.hidden.head(L_);
+  check_finite_result(Eigen::Map<const RowMatrixXf>(out, 1, n_outputs()), 0,
+                      "OnlineElm::decision_row", "decisions");
 }
 
 std::int64_t OnlineElm::predict_row(const float* x, PredictWorkspace& ws, float* scores) const {
@@ -1438,7 +1450,9 @@ RowMatrixXf OnlineElm::decision_function(const ConstMatrixRef& x) const {
   check_finite(x, where, "X");
   const RowMatrixXf h =
       features_->hidden.transform(features_->scaler.transform(x), resolve_threads(elm_.threads));
-  return h * beta_f_;
+  RowMatrixXf d = h * beta_f_;
+  check_finite_result(d, 0, where, "decisions");
+  return d;
 }
 
 LabelVector OnlineElm::predict(const ConstMatrixRef& x) const {

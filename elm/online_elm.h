@@ -180,9 +180,11 @@ class OnlineSnapshot {
   /// Number of samples the model had learned when this snapshot was taken.
   std::int64_t samples_learned() const { return samples_learned_; }
 
-  /// One sample's raw outputs into out[C]. x holds n_features() finite values
-  /// (checked by assertion only: real-time path). No heap allocation once
-  /// `ws` has been used with a model of this shape.
+  /// One sample's raw outputs into out[C]. x holds n_features() values, not
+  /// checked one by one (real-time path); the L activations and C results
+  /// are: a non-finite input, or one so far outside the training range that
+  /// float32 overflows, throws NumericalError (check_finite_result). No heap
+  /// allocation once `ws` has been used with a model of this shape.
   void decision_row(const float* x, float* out, PredictWorkspace& ws) const;
   /// One sample's label (classification) and its scores out[C]; no allocation after warm-up.
   /// @throws InvalidArgument if the task is not classification or no class is known yet.
@@ -248,8 +250,10 @@ class OnlineElm {
   /// @throws InvalidArgument on bad input (nothing is learned then): wrong
   ///         width, non-finite values, an unknown label without grow_classes,
   ///         wrong task. NumericalError if the state stopped being positive
-  ///         definite (only possible after unlearning without statistics);
-  ///         the blocks before the failing one stay learned.
+  ///         definite (only possible after unlearning without statistics), or
+  ///         if a row's hidden activations are not finite (a row so far
+  ///         outside the training range that float32 overflows); the blocks
+  ///         before the failing one stay learned.
   OnlineElm& learn(const ConstMatrixRef& x, const ConstLabelRef& labels,
                    const ConstVectorRef& sample_weight = VectorXf());
   /// Regression: y is n x C real targets.
@@ -258,7 +262,8 @@ class OnlineElm {
 
   /// One classification sample: x points to n_features() values, weight > 0.
   /// No heap allocation after warm-up, except when a class is added or at an
-  /// exact re-solve. @throws InvalidArgument as `learn`.
+  /// exact re-solve. @throws InvalidArgument, NumericalError as `learn`
+  ///         (the model is unchanged then).
   void learn_row(const float* x, std::int64_t label, float weight = 1.0f);
   /// One regression sample: y points to n_outputs() values.
   void learn_row_regression(const float* x, const float* y, float weight = 1.0f);

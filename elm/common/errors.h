@@ -69,6 +69,16 @@ std::string str_cat(const Args&... args) {
 /// Throws `InvalidArgument` naming `where` and `what` unless every entry is finite.
 void check_finite(const ConstMatrixRef& x, const char* where, const char* what);
 
+/// Throws `NumericalError` unless every entry of a model's results is finite:
+/// decisions (a block of output rows starting at input row `first_row`), or
+/// the hidden activations of rows about to be learned. Finite inputs give
+/// non-finite results when they lie so far outside the range the model was
+/// trained on that a product overflows float32 (or when a loaded model holds
+/// extreme weights); the message says so. The check reads only the results
+/// (C or L values per row), a small fraction of the work that produced them.
+void check_finite_result(const ConstMatrixRef& r, Index first_row, const char* where,
+                         const char* what);
+
 /// Throws `InvalidArgument` unless x has `cols` columns (and at least one row when `need_rows`).
 void check_shape(const ConstMatrixRef& x, Index cols, const char* where, const char* what,
                  bool need_rows = true);

@@ -251,6 +251,8 @@ void QuantizedElm::decision_function(const ConstMatrixRef& x, MatrixRef out) con
                  ", expected ", x.rows(), " x ", n_outputs());
   parallel_for_range(x.rows(), kPredictRows, resolve_threads(threads_), [&](Index b, Index e) {
     forward_block(x.middleRows(b, e - b), out.middleRows(b, e - b), false);
+    check_finite_result(out.middleRows(b, e - b), b, "QuantizedElm::decision_function",
+                        "decisions");
   });
 }
 
@@ -268,6 +270,8 @@ RowMatrixXf QuantizedElm::decision_function_reference(const ConstMatrixRef& x) c
   const Index grain = std::max<Index>(kPredictRows, (x.rows() + threads - 1) / threads);
   parallel_for_range(x.rows(), grain, threads, [&](Index b, Index e) {
     forward_block(x.middleRows(b, e - b), out.middleRows(b, e - b), true);
+    check_finite_result(out.middleRows(b, e - b), b, "QuantizedElm::decision_function_reference",
+                        "decisions");
   });
   return out;
 }
@@ -367,6 +371,7 @@ void QuantizedElm::decision_row(const float* x, float* out, PredictWorkspace& ws
   activate(h_row, Eigen::Map<const VectorXf>(&x_sq, 1));
   Eigen::Map<RowMatrixXf> out_row(out, 1, n_outputs());
   qgemm(h_row, beta_t_, nullptr, out_row, hidden_opt_);
+  check_finite_result(out_row, 0, "QuantizedElm::decision_row", "decisions");
 }
 
 std::int64_t QuantizedElm::predict_row(const float* x, PredictWorkspace& ws, float* scores) const {

@@ -110,7 +110,8 @@ class QuantizedElm {
 
   // ---------------------------------------------------------------- prediction
   /// Raw outputs: n x C, by the integer kernels. x: n x d, finite.
-  /// @throws InvalidArgument if unfitted, x has the wrong width or non-finite values.
+  /// @throws InvalidArgument if unfitted, x has the wrong width or non-finite values;
+  ///         NumericalError if a result is not finite (check_finite_result).
   RowMatrixXf decision_function(const ConstMatrixRef& x) const;
   /// Into a caller buffer (n x C).
   void decision_function(const ConstMatrixRef& x, MatrixRef out) const;
@@ -137,7 +138,8 @@ class QuantizedElm {
   /// One sample: out[C]. Runs single-threaded and allocates nothing once `ws`
   /// and this thread's kernel scratch have been used once. x must hold
   /// n_features() finite values.
-  /// @throws InvalidArgument if unfitted or x is not finite.
+  /// @throws InvalidArgument if unfitted or x is not finite; NumericalError if
+  ///         a result is not finite.
   void decision_row(const float* x, float* out, PredictWorkspace& ws) const;
   /// One sample's label (classification); scores receives the C decisions.
   std::int64_t predict_row(const float* x, PredictWorkspace& ws, float* scores) const;

@@ -177,6 +177,7 @@ RowMatrixXf Mlp::decision_function(const ConstMatrixRef& x) const {
   RowMatrixXf xs = scaler_.transform(x);
   RowMatrixXf out(x.rows(), n_outputs());
   detail::mlp_forward(xs, params_, out, resolve_threads(config_.threads));
+  check_finite_result(out, 0, "Mlp::decision_function", "logits");
   return out;
 }
 
@@ -253,6 +254,8 @@ void Mlp::decision_row(const float* x, float* out, MlpWorkspace& ws) const {
     if (l + 1 < layers) a = a.cwiseMax(0.0f);
   }
   Eigen::Map<VectorXf>(out, n_outputs()) = ws.act.back();
+  check_finite_result(Eigen::Map<const RowMatrixXf>(out, 1, n_outputs()), 0, "Mlp::decision_row",
+                      "logits");
 }
 
 // ---------------------------------------------------------------- files
@@ -335,7 +338,7 @@ Mlp Mlp::from_bytes(std::string_view bytes) {
   if (conf.size() != 7 || optm.size() != 9) r.fail("config records are malformed");
   MlpConfig config;
   config.hidden.assign(sizes.begin() + 1, sizes.end() - 1);
-  if (conf[0] < 0 || conf[0] > 2 || optm[0] < 0 || optm[0] > 1) {
+  if (conf[0] < 0 || conf[0] > 2 || !(optm[0] >= 0 && optm[0] <= 1)) {  // NaN fails too
     r.fail("config values are out of range");
   }
   auto as_int = [&](std::int64_t v, const char* what) {
@@ -394,9 +397,18 @@ Mlp Mlp::from_bytes(std::string_view bytes) {
   const auto info = r.get_f64_array(kTagHistoryInfo);
   if (hist.size() % kHistoryFields != 0 || info.size() != 5)
     r.fail("history records are malformed");
+  // Counts are stored as doubles: whole numbers in range, or the file is
+  // corrupt (converting anything else to an integer is undefined behaviour).
+  auto count = [&r](double v, double max, const char* what) {
+    if (!(v >= 0.0 && v <= max && v == std::floor(v))) {
+      r.fail(str_cat("training history: ", what, " ", v, " is not a count"));
+    }
+    return v;
+  };
+  constexpr double kMaxInt = 2147483647.0, kMaxRows = 9007199254740992.0;  // 2^31 - 1, 2^53
   for (std::size_t i = 0; i < hist.size(); i += kHistoryFields) {
     EpochReport e;
-    e.epoch = static_cast<int>(hist[i]);
+    e.epoch = static_cast<int>(count(hist[i], kMaxInt, "epoch"));
     e.train_loss = hist[i + 1];
     e.val_loss = hist[i + 2];
     e.val_accuracy = hist[i + 3];
@@ -404,11 +416,11 @@ Mlp Mlp::from_bytes(std::string_view bytes) {
     e.elapsed_seconds = hist[i + 5];
     m.history_.epochs.push_back(e);
   }
-  m.history_.best_epoch = static_cast<int>(info[0]);
+  m.history_.best_epoch = static_cast<int>(count(info[0], kMaxInt, "best epoch"));
   m.history_.stopped_early = info[1] != 0.0;
   m.history_.seconds = info[2];
-  m.history_.train_rows = static_cast<long long>(info[3]);
-  m.history_.val_rows = static_cast<long long>(info[4]);
+  m.history_.train_rows = static_cast<long long>(count(info[3], kMaxRows, "training rows"));
+  m.history_.val_rows = static_cast<long long>(count(info[4], kMaxRows, "validation rows"));
   return m;
 }
 

@@ -92,7 +92,8 @@ class Mlp {
 
   // ---------------------------------------------------------------- prediction
   /// Logits (class scores before the softmax): n x C.
-  /// @throws InvalidArgument if unfitted, x has the wrong width or non-finite values.
+  /// @throws InvalidArgument if unfitted, x has the wrong width or non-finite values;
+  ///         NumericalError if a logit is not finite (check_finite_result).
   RowMatrixXf decision_function(const ConstMatrixRef& x) const;
   /// Class labels (argmax of the logits).
   LabelVector predict(const ConstMatrixRef& x) const;
@@ -105,9 +106,10 @@ class Mlp {
   /// Gradients of loss(x, labels) w.r.t. the weights and biases (weight decay not included).
   MlpParams gradients(const ConstMatrixRef& x, const ConstLabelRef& labels) const;
 
-  /// One sample's logits into out[C]; x holds n_features() finite values
-  /// (checked only by assertion: the real-time path). No allocation once `ws`
-  /// has been used. @throws InvalidArgument if unfitted.
+  /// One sample's logits into out[C]; x holds n_features() values, not checked
+  /// one by one (the real-time path): non-finite logits (from a non-finite
+  /// input, or a float32 overflow) throw NumericalError. No allocation once
+  /// `ws` has been used. @throws InvalidArgument if unfitted.
   void decision_row(const float* x, float* out, MlpWorkspace& ws) const;
 
   // ---------------------------------------------------------------- state

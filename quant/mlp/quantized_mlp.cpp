@@ -242,6 +242,7 @@ RowMatrixXf QuantizedMlp::decision_function(const ConstMatrixRef& x) const {
   RowMatrixXf out(x.rows(), n_outputs());
   parallel_for_range(x.rows(), kPredictRows, threads_for(x.rows()), [&](Index b, Index e) {
     forward_rows(x.middleRows(b, e - b), out.middleRows(b, e - b), false, nullptr);
+    check_finite_result(out.middleRows(b, e - b), b, "QuantizedMlp::decision_function", "logits");
   });
   return out;
 }
@@ -253,6 +254,8 @@ RowMatrixXf QuantizedMlp::decision_function_reference(const ConstMatrixRef& x) c
   RowMatrixXf out(x.rows(), n_outputs());
   parallel_for_range(x.rows(), kPredictRows, threads_for(x.rows()), [&](Index b, Index e) {
     forward_rows(x.middleRows(b, e - b), out.middleRows(b, e - b), true, &deq);
+    check_finite_result(out.middleRows(b, e - b), b, "QuantizedMlp::decision_function_reference",
+                        "logits");
   });
   return out;
 }
@@ -307,6 +310,8 @@ void QuantizedMlp::decision_row(const float* x, float* out, QuantizedMlpWorkspac
     if (l + 1 < nl) ws.act[l] = ws.act[l].cwiseMax(0.0f);
   }
   Eigen::Map<RowMatrixXf>(out, 1, n_outputs()) = ws.act.back();
+  check_finite_result(Eigen::Map<const RowMatrixXf>(out, 1, n_outputs()), 0,
+                      "QuantizedMlp::decision_row", "logits");
 }
 
 // ---------------------------------------------------------------- files

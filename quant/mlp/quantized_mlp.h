@@ -135,7 +135,8 @@ class QuantizedMlp {
 
   // ---------------------------------------------------------------- prediction
   /// Logits, n x C, through the quantized kernels.
-  /// @throws InvalidArgument if empty, x has the wrong width or non-finite values.
+  /// @throws InvalidArgument if empty, x has the wrong width or non-finite values;
+  ///         NumericalError if a logit is not finite (check_finite_result).
   RowMatrixXf decision_function(const ConstMatrixRef& x) const;
   /// The same network with float activations and the dequantized weights
   /// (the reference the kernels approximate: only activation rounding differs).
@@ -145,7 +146,8 @@ class QuantizedMlp {
   /// Accuracy on (x, labels).
   double score(const ConstMatrixRef& x, const ConstLabelRef& labels) const;
   /// One sample's logits into out[C], single-threaded, no allocation once
-  /// `ws` has been used (x: n_features() finite values, checked by qgemm).
+  /// `ws` has been used (x: n_features() finite values, checked by qgemm;
+  /// non-finite logits throw NumericalError).
   void decision_row(const float* x, float* out, QuantizedMlpWorkspace& ws) const;
 
   // ---------------------------------------------------------------- state

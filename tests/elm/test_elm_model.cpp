@@ -187,6 +187,17 @@ TEST(ElmModel, SaveLoadGivesBitExactPredictions) {
   std::remove(path.c_str());
 }
 
+TEST(ElmModel, SaveLoadKeepsALargeSplitSeedExactly) {
+  // Seeds above 2^53 do not survive a trip through a double (files before the
+  // SSED record stored it only so).
+  const Blobs b = make_blobs(120, 3);
+  ElmConfig c = small_config(16);
+  c.ridge.split_seed = (std::uint64_t{1} << 60) + 1;
+  ElmModel m(c);
+  m.fit(b.x, b.y);
+  EXPECT_EQ(ElmModel::from_bytes(m.to_bytes()).config().ridge.split_seed, c.ridge.split_seed);
+}
+
 TEST(ElmModel, CorruptOrTruncatedFilesRejected) {
   const Blobs train = make_blobs(200, 8);
   ElmModel m(small_config(16));
@@ -388,6 +399,43 @@ TEST(ElmModel, BadInputsGiveClearErrors) {
   bad.ridge.auto_lambda = false;
   bad.ridge.lambda = -1;
   EXPECT_THROW(ElmModel{bad}, InvalidArgument);
+}
+
+// Two features with a training range of about 1e-30: min-max scaling
+// multiplies them by ~1e30, so an input of 1e10 scales to 1e40 = Inf, and a
+// neuron with weights of opposite signs on the two computes Inf - Inf = NaN.
+// Found by the model-file fuzzer (a loaded scaler did it with ordinary inputs;
+// decision_row then failed an assertion and decision_function returned NaN).
+TEST(ElmModel, InputsThatOverflowGiveANumericalErrorNotNaN) {
+  Blobs b = make_blobs(200, 21);
+  Rng rng(5);
+  for (Index i = 0; i < b.x.rows(); ++i) {
+    b.x(i, 0) = 1e-30f * static_cast<float>(rng.uniform());
+    b.x(i, 1) = 1e-30f * static_cast<float>(rng.uniform());
+  }
+  ElmModel m(small_config(32));
+  m.fit(b.x, b.y);
+  RowMatrixXf far = b.x.topRows(3);
+  far(1, 0) = far(1, 1) = 1e10f;
+  try {
+    m.decision_function(far);
+    FAIL() << "non-finite decisions returned";
+  } catch (const NumericalError& e) {
+    EXPECT_NE(std::string(e.what()).find("input row 1 "), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("outside the range"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(m.predict(far), NumericalError);
+  EXPECT_THROW(m.predict_proba(far), NumericalError);
+  PredictWorkspace ws;
+  float out[3];
+  EXPECT_THROW(m.decision_row(far.row(1).data(), out, ws), NumericalError);
+  m.decision_row(far.row(0).data(), out, ws);  // the other rows are fine
+  EXPECT_TRUE(std::isfinite(out[0]) && std::isfinite(out[1]) && std::isfinite(out[2]));
+  // The row path checks its results, not its inputs: a NaN input is caught too.
+  RowMatrixXf nan_row = b.x.row(0);
+  nan_row(0, 4) = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(m.decision_row(nan_row.data(), out, ws), NumericalError);
+  EXPECT_THROW(m.predict_row(nan_row.data(), ws, out), NumericalError);
 }
 
 TEST(ElmModel, ZeroLambdaOnSingularLayerIsANumericalError) {

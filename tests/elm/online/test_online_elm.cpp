@@ -576,6 +576,43 @@ TEST(OnlineElm, RegressionStreamEqualsRidge) {
   }
 }
 
+// A row so far outside the training range that its hidden activations
+// overflow (two features with a range of ~1e-30 scaled by ~1e30, set to 1e10:
+// Inf - Inf = NaN in a neuron) must not reach the state: it would turn P and
+// beta into NaN for good. Every row path checks the L activations.
+TEST(OnlineElm, RowsThatOverflowAreRejectedAndLeaveTheModelUnchanged) {
+  auto b = make_blobs(200, 4, 3, 92);
+  for (Index i = 0; i < b.x.rows(); ++i) {
+    b.x(i, 0) = 1e-30f * static_cast<float>(i % 7);
+    b.x(i, 1) = 1e-30f * static_cast<float>(i % 5);
+  }
+  OnlineElm m = OnlineElm::create(small_config(32, 1.0), OnlineConfig{}, b.x, LabelVector());
+  m.learn(b.x.topRows(100), b.y.head(100));
+  const std::string before = m.to_bytes();
+  RowMatrixXf far = b.x.topRows(70);
+  far(65, 0) = far(65, 1) = 1e10f;
+  EXPECT_THROW(m.learn_row(far.row(65).data(), b.y[65]), NumericalError);
+  EXPECT_THROW(m.learn_row(far.row(65).data(), 42), NumericalError);  // no class 42 added
+  std::vector<float> scores(3);
+  EXPECT_THROW(m.predict_then_learn_row(far.row(65).data(), b.y[65], scores.data()),
+               NumericalError);
+  PredictWorkspace ws;
+  EXPECT_THROW(m.decision_row(far.row(65).data(), scores.data(), ws), NumericalError);
+  EXPECT_THROW(m.snapshot()->predict_row(far.row(65).data(), ws, scores.data()), NumericalError);
+  EXPECT_THROW(m.decision_function(far), NumericalError);
+  EXPECT_TRUE(m.to_bytes() == before);  // nothing changed so far
+  EXPECT_EQ(m.classes().size(), 3);
+  // In a block: the blocks before the failing one are learned (documented).
+  try {
+    m.learn(far, b.y.head(70));
+    FAIL() << "an overflowing row was learned";
+  } catch (const NumericalError& e) {
+    EXPECT_NE(std::string(e.what()).find("input row 65 "), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(m.beta().allFinite());
+  EXPECT_EQ(m.samples_learned(), 100 + 64);
+}
+
 TEST(OnlineElm, BadInputsThrowInvalidArgument) {
   const auto b = make_blobs(100, 4, 3, 91);
   const ElmConfig cfg = small_config(16, 1.0);
