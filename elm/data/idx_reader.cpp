@@ -37,11 +37,15 @@ std::string hex_byte(unsigned v) {
   return s;
 }
 
+// The element count, or kMaxIdxElements + 1 when the dimensions declare more
+// than kMaxIdxElements elements, counting a zero dimension as 1: {0, 2^31,
+// 2^31} holds no element, but its rows of 2^62 would overflow a column count.
 std::uint64_t element_count(const IdxData& idx) {
-  std::uint64_t n = 1;
+  std::uint64_t n = 1, capped = 1;
   for (std::uint32_t d : idx.dims) {
     n *= d;
-    if (n > kMaxIdxElements) return kMaxIdxElements + 1;
+    capped *= d == 0 ? 1 : d;
+    if (capped > kMaxIdxElements) return kMaxIdxElements + 1;
   }
   return n;
 }
@@ -85,24 +89,17 @@ IdxData parse_idx(const std::string& bytes, const std::string& name) {
         str_cat(ctx, ": truncated header (", bytes.size(), " bytes, expected ", header, ")"));
   }
   IdxData out;
-  std::uint64_t n = 1;
   for (unsigned i = 0; i < ndims; ++i) {
     const unsigned char* q = p + 4 + 4 * i;
-    const std::uint32_t d = (std::uint32_t{q[0]} << 24) | (std::uint32_t{q[1]} << 16) |
-                            (std::uint32_t{q[2]} << 8) | std::uint32_t{q[3]};
-    out.dims.push_back(d);
-    n *= d;  // at most (2^32)^... but we stop as soon as it exceeds the cap
-    if (n > kMaxIdxElements) {
-      std::string shape;
-      for (unsigned k = 0; k < ndims; ++k) {
-        const unsigned char* r = p + 4 + 4 * k;
-        const std::uint32_t dk = (std::uint32_t{r[0]} << 24) | (std::uint32_t{r[1]} << 16) |
-                                 (std::uint32_t{r[2]} << 8) | std::uint32_t{r[3]};
-        shape += (k ? " x " : "") + std::to_string(dk);
-      }
-      throw FormatError(str_cat(ctx, ": dimensions ", shape, " declare more than ", kMaxIdxElements,
-                                " elements"));
-    }
+    out.dims.push_back((std::uint32_t{q[0]} << 24) | (std::uint32_t{q[1]} << 16) |
+                       (std::uint32_t{q[2]} << 8) | std::uint32_t{q[3]});
+  }
+  const std::uint64_t n = element_count(out);
+  if (n > kMaxIdxElements) {
+    std::string shape;
+    for (std::uint32_t d : out.dims) shape += (shape.empty() ? "" : " x ") + std::to_string(d);
+    throw FormatError(str_cat(ctx, ": dimensions ", shape, " declare more than ", kMaxIdxElements,
+                              " elements (a zero dimension counted as 1)"));
   }
   const std::uint64_t present = bytes.size() - header;
   if (present < n) {

@@ -34,7 +34,8 @@ inline constexpr std::uint64_t kMaxIdxElements = std::uint64_t{1} << 32;
 /// @throws IoError if the file cannot be read.
 /// @throws FormatError if it is not IDX (bad magic), has a type code other
 ///         than 0x08 (the message names the code and its type), has 0 or more
-///         than 4 dimensions, declares more than kMaxIdxElements elements, is
+///         than 4 dimensions, declares more than kMaxIdxElements elements (a zero
+///         dimension counted as 1, so that a row size cannot overflow), is
 ///         truncated or has trailing bytes (the message gives the expected
 ///         and actual sizes), or its gzip data is corrupt.
 IdxData read_idx(const std::string& path);

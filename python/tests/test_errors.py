@@ -111,6 +111,28 @@ def test_numerical_error_is_runtime_error(blobs):
     assert isinstance(info.value, elmq.NumericalError)
 
 
+def test_input_that_overflows_is_a_numerical_error_not_nan():
+    # Two features with a training range of ~1e-30: min-max scaling multiplies
+    # them by ~1e30, so 1e10 overflows float32 and a neuron computes inf - inf.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    X[:, :2] = rng.uniform(size=(200, 2)) * 1e-30
+    y = (X[:, 2] > 0).astype(int)
+    clf = elmq.ELMClassifier(n_hidden=32, random_state=0).fit(X, y)
+    far = X[:3].copy()
+    far[1, :2] = 1e10
+    for predict in (clf.predict, clf.decision_function, clf.predict_proba):
+        with pytest.raises(elmq.NumericalError, match="input row 1 .*outside the range"):
+            predict(far)
+    assert np.isfinite(clf.decision_function(X[:3])).all()
+    # An online model refuses to learn such a row (it would make its state NaN).
+    online = elmq.OnlineELMClassifier(n_hidden=32, random_state=0).partial_fit(X, y, classes=[0, 1])
+    before = online.predict(X)
+    with pytest.raises(elmq.NumericalError, match="hidden activations"):
+        online.partial_fit(far[1:2], y[:1])
+    np.testing.assert_array_equal(online.predict(X), before)
+
+
 def test_corrupt_model_images(fitted, tmp_path):
     clf, _ = fitted
     image = bytearray(clf.model_.to_bytes())

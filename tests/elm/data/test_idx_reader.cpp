@@ -148,6 +148,21 @@ TEST(IdxReader, AbsurdSizeIsRejectedBeforeAllocating) {
   ELMQ_EXPECT_THROW_MSG(read_idx(dir.file("cap")), FormatError, "truncated", "expected 4294967296");
 }
 
+TEST(IdxReader, ZeroRowsWithHugeRowsAreRejected) {
+  // No element at all, but rows of 2^62 elements: their column count would
+  // overflow (found by the data fuzzer: signed overflow in idx_images).
+  TempDir dir;
+  write_bytes(dir.file("zero"), make_idx({0, 1u << 31, 1u << 31}, {}));
+  ELMQ_EXPECT_THROW_MSG(read_idx(dir.file("zero")), FormatError, "0 x 2147483648 x 2147483648",
+                        "more than 4294967296");
+  IdxData d;
+  d.dims = {0, 1u << 31, 1u << 31};
+  ELMQ_EXPECT_THROW_MSG(idx_images(d), InvalidArgument, "idx_images");
+  d.dims = {0, 28, 28};  // an empty but sane file is fine
+  EXPECT_EQ(idx_images(d).rows(), 0);
+  EXPECT_EQ(idx_images(d).cols(), 784);
+}
+
 TEST(IdxReader, MissingFileAndDirectory) {
   TempDir dir;
   ELMQ_EXPECT_THROW_MSG(read_idx(dir.file("nope")), IoError, "read_idx", "nope", "no such file");
