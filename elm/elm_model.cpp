@@ -474,16 +474,10 @@ void ElmModel::decision_row(const float* x, float* out, PredictWorkspace& ws) co
     ws.hidden.noalias() = w * ws.scaled;
   } else {
     const Index parts = std::min<Index>(threads, blocks);
-    const struct {
-      const RowMatrixXf* w;
-      const VectorXf* x;
-      VectorXf* h;
-    } job{&w, &ws.scaled, &ws.hidden};
-    // One pointer captured: the std::function holds it without allocating.
     parallel_for_range(L, kBlock * ((blocks + parts - 1) / parts), static_cast<int>(parts),
-                       [jp = &job](Index r0, Index r1) {
-                         jp->h->segment(r0, r1 - r0).noalias() =
-                             jp->w->middleRows(r0, r1 - r0) * *jp->x;
+                       [&](Index r0, Index r1) {
+                         ws.hidden.segment(r0, r1 - r0).noalias() =
+                             w.middleRows(r0, r1 - r0) * ws.scaled;
                        });
   }
   ws.hidden += hidden_.bias();

@@ -142,7 +142,7 @@ void float_product(const ConstMatrixRef& x, const float* wdata, Index n, const f
   if (!by_rows && n < 2 * kCols) {
     block(0, m, 0, n);
   } else if (threads <= 1) {
-    for (Index b = 0; b < len; b += grain) range(b, std::min(len, b + grain));  // no std::function
+    for (Index b = 0; b < len; b += grain) range(b, std::min(len, b + grain));
   } else {
     parallel_for_range(len, grain, threads, range);
   }

@@ -5,7 +5,9 @@
 // The model has the Fashion-MNIST shape (d = 784 inputs, L = 2048 tanh
 // neurons, C = 10 outputs) with random weights (the speed does not depend on
 // their values) and byte-valued inputs. Baselines: ElmModel::decision_row
-// (batch 1) and ElmModel::decision_function (batch 10000, 1 and 2 threads).
+// (batch 1, on the calling thread and split over 2 threads: set_row_threads,
+// as the quantized models' rows) and ElmModel::decision_function (batch
+// 10000, 1 and 2 threads).
 // Every BM_Quantized benchmark reports vs_fp32 = FP32 time / its time (same
 // batch and threads; > 1 is faster); tables of these ratios (best time over
 // repetitions) are printed after the run: by wall time, and for
@@ -162,7 +164,9 @@ Seconds run(benchmark::State& state, const Model& m, Index batch) {
 }
 
 void bm_fp32(benchmark::State& state, Index batch, int threads) {
-  const Seconds s = run(state, *problem().fp32[threads], batch);
+  elmq::ElmModel& m = *problem().fp32[threads];
+  m.set_row_threads(batch == 1 ? threads : 1);  // batch 1: threads split the row
+  const Seconds s = run(state, m, batch);
   keep_min(g_fp32_seconds[{batch, threads}], s);
   state.counters["rows_per_s"] = static_cast<double>(batch) / s.real;
   state.counters["vs_fp32"] = 1.0;
@@ -171,6 +175,7 @@ void bm_fp32(benchmark::State& state, Index batch, int threads) {
 void bm_quantized(benchmark::State& state, Index batch, int threads, std::string name) {
   elmq::QuantizedElm& m = *problem().quantized[name];
   m.set_threads(threads);
+  m.set_row_threads(batch == 1 ? threads : 1);
   const Seconds s = run(state, m, batch);
   keep_min(g_seconds[{batch, threads}][name], s);
   state.counters["rows_per_s"] = static_cast<double>(batch) / s.real;
@@ -183,7 +188,7 @@ void bm_quantized(benchmark::State& state, Index batch, int threads, std::string
 }
 
 void register_all() {
-  for (const Key& k : {Key{1, 1}, Key{kBatch, 1}, Key{kBatch, 2}}) {
+  for (const Key& k : {Key{1, 1}, Key{1, 2}, Key{kBatch, 1}, Key{kBatch, 2}}) {
     g_keys.push_back(k);
     const std::string shape = "b" + std::to_string(k.first) + "/t" + std::to_string(k.second);
     benchmark::RegisterBenchmark(("BM_Fp32Elm/" + shape).c_str(), bm_fp32, k.first, k.second)

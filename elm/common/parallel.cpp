@@ -43,7 +43,7 @@ int resolve_threads(int requested) {
   return std::min(requested, 4 * max_threads());
 }
 
-void parallel_for(std::int64_t n_tasks, int threads, const std::function<void(std::int64_t)>& fn) {
+void parallel_for(std::int64_t n_tasks, int threads, FunctionRef<void(std::int64_t)> fn) {
   if (n_tasks <= 0) return;
   if (threads <= 1 || n_tasks == 1) {
     for (std::int64_t t = 0; t < n_tasks; ++t) fn(t);
@@ -76,19 +76,13 @@ void parallel_for(std::int64_t n_tasks, int threads, const std::function<void(st
 }
 
 void parallel_for_range(std::int64_t n, std::int64_t grain, int threads,
-                        const std::function<void(std::int64_t, std::int64_t)>& fn) {
+                        FunctionRef<void(std::int64_t, std::int64_t)> fn) {
   if (n <= 0) return;
   grain = std::max<std::int64_t>(grain, 1);
   const std::int64_t n_tasks = (n + grain - 1) / grain;
-  // One pointer captured, so the std::function holds it inline: no heap
-  // allocation per call (real-time paths split single rows with this).
-  const struct {
-    std::int64_t n, grain;
-    const std::function<void(std::int64_t, std::int64_t)>* fn;
-  } r{n, grain, &fn};
-  parallel_for(n_tasks, threads, [rp = &r](std::int64_t t) {
-    const std::int64_t begin = t * rp->grain;
-    (*rp->fn)(begin, std::min(rp->n, begin + rp->grain));
+  parallel_for(n_tasks, threads, [&](std::int64_t t) {
+    const std::int64_t begin = t * grain;
+    fn(begin, std::min(n, begin + grain));
   });
 }
 

@@ -13,9 +13,36 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <memory>
+#include <type_traits>
+#include <utility>
 
 namespace elmq {
+
+/// A non-owning reference to a callable (as llvm::function_ref): the loops
+/// below take their body this way, so that passing a lambda, whatever it
+/// captures, never allocates (a std::function would for captures over 16
+/// bytes, on every call of a real-time path). Valid while the callable lives:
+/// pass it directly, do not store it.
+template <class Sig>
+class FunctionRef;
+
+template <class R, class... Args>
+class FunctionRef<R(Args...)> {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FunctionRef>>>
+  FunctionRef(F&& f) noexcept  // NOLINT: implicit, like std::function
+      : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* obj, Args... args) -> R {
+          return (*static_cast<std::add_pointer_t<std::remove_reference_t<F>>>(obj))(
+              std::forward<Args>(args)...);
+        }) {}
+  R operator()(Args... args) const { return call_(obj_, std::forward<Args>(args)...); }
+
+ private:
+  void* obj_;
+  R (*call_)(void*, Args...);
+};
 
 /// Number of threads the machine offers (OpenMP's default team size, at least 1).
 int max_threads();
@@ -28,13 +55,13 @@ int resolve_threads(int requested);
 /// Calls `fn(task)` for every task in [0, n_tasks), on up to `threads` threads
 /// (dynamic schedule). Runs serially when threads <= 1 or n_tasks <= 1.
 /// If any call throws, the first exception is rethrown after the loop (the
-/// remaining tasks are skipped).
-void parallel_for(std::int64_t n_tasks, int threads, const std::function<void(std::int64_t)>& fn);
+/// remaining tasks are skipped). Allocates nothing on the calling thread.
+void parallel_for(std::int64_t n_tasks, int threads, FunctionRef<void(std::int64_t)> fn);
 
 /// Splits [0, n) into contiguous ranges of about `grain` items and calls
 /// `fn(begin, end)` for each, in parallel as `parallel_for`. The split depends
 /// only on n and grain, never on the thread count.
 void parallel_for_range(std::int64_t n, std::int64_t grain, int threads,
-                        const std::function<void(std::int64_t, std::int64_t)>& fn);
+                        FunctionRef<void(std::int64_t, std::int64_t)> fn);
 
 }  // namespace elmq

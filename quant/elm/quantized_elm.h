@@ -135,8 +135,9 @@ class QuantizedElm {
   /// Mean R^2 over outputs (regression).
   double score_regression(const ConstMatrixRef& x, const ConstMatrixRef& y) const;
 
-  /// One sample: out[C]. Runs single-threaded and allocates nothing once `ws`
-  /// and this thread's kernel scratch have been used once. x must hold
+  /// One sample: out[C]. Runs on the calling thread (unless set_row_threads
+  /// asked for more) and allocates nothing there once `ws` and the kernel
+  /// scratch of the threads involved have been used once. x must hold
   /// n_features() finite values.
   /// @throws InvalidArgument if unfitted or x is not finite; NumericalError if
   ///         a result is not finite.
@@ -147,6 +148,16 @@ class QuantizedElm {
   /// Threads for batch prediction (0 = all cores; not stored in files). @throws if < 0.
   void set_threads(int threads);
   int threads() const { return threads_; }
+  /// Threads for one-row prediction (decision_row, predict_row), as
+  /// ElmModel::set_row_threads: 1 (the default) keeps the row on the calling
+  /// thread; n > 1 splits W's product (the hidden neurons) over up to n
+  /// threads of the pool (0 = all cores) when W has at least 2^18 weights.
+  /// Results are bit-identical for any n (each output is computed by the same
+  /// kernel code whatever the split). Every call wakes the pool: keep 1 when
+  /// rows are already predicted on several threads. Not stored in files.
+  /// @throws InvalidArgument if negative.
+  void set_row_threads(int threads);
+  int row_threads() const { return row_threads_; }
 
   // ---------------------------------------------------------------- state
   bool fitted() const { return !beta_t_.empty(); }
@@ -212,6 +223,7 @@ class QuantizedElm {
   float proba_temperature_ = 0.1f;
   ElmQuantInfo info_;
   int threads_ = 0;
+  int row_threads_ = 1;
   // Derived by prepare().
   QGemmOptions input_opt_, hidden_opt_;
   ActivationQuant hidden_act_;

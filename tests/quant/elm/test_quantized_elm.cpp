@@ -121,6 +121,36 @@ TEST(QuantizedElm, RowPathAndThreadCountsAgreeWithTheBatch) {
   }
 }
 
+TEST(QuantizedElm, RowThreadsGiveBitIdenticalRows) {
+  // W of 1024 x 256 = 2^18 weights: at the threshold where rows are split.
+  const auto train = qelm_test::make_blobs(400, 256, 4, 31);
+  ElmModel m(qelm_test::small_config(1024, false));
+  m.fit(train.x, train.y);
+  for (QuantFormat w : {QuantFormat::kInt8Channel, QuantFormat::kInt4G32Asym,
+                        QuantFormat::kTernaryChannel, QuantFormat::kF16, QuantFormat::kF32}) {
+    SCOPED_TRACE(format_name(w));
+    ElmQuantConfig qc;
+    qc.w_format = w;
+    qc.beta_format = QuantFormat::kInt8Channel;
+    qc.resolve_beta_after_w = false;
+    qc.threads = 1;
+    QuantizedElm q = quantize_elm(m, qc);
+    EXPECT_THROW(q.set_row_threads(-1), InvalidArgument);
+    PredictWorkspace ws;
+    RowMatrixXf one(20, q.n_outputs()), split(20, q.n_outputs());
+    for (Index i = 0; i < 20; ++i) q.decision_row(train.x.row(i).data(), one.row(i).data(), ws);
+    for (int t : {2, 3, 0}) {
+      q.set_row_threads(t);
+      EXPECT_EQ(q.row_threads(), t);
+      for (Index i = 0; i < 20; ++i) {
+        q.decision_row(train.x.row(i).data(), split.row(i).data(), ws);
+      }
+      EXPECT_EQ(std::memcmp(one.data(), split.data(), sizeof(float) * one.size()), 0) << t;
+    }
+    EXPECT_EQ(QuantizedElm::from_bytes(q.to_bytes()).row_threads(), 1);  // not in files
+  }
+}
+
 TEST(QuantizedElm, ProbabilitiesAndScore) {
   const Fitted& f = blobs_model();
   const QuantizedElm q = quantize_elm(f.model, qconfig(QuantFormat::kInt8Channel));

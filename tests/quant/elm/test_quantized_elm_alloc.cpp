@@ -58,6 +58,37 @@ void free(void* p) { __libc_free(p); }
 namespace elmq {
 namespace {
 
+#ifdef ELMQ_COUNT_MALLOC
+// Rows split over the pool (set_row_threads): nothing is allocated on the
+// calling thread either (W of 1024 x 256 = 2^18 weights, the splitting
+// threshold). A function of its own: inlined into the test body, GCC 12 warns
+// (-Wmaybe-uninitialized) about the config's initializer list.
+[[gnu::noinline]] void expect_split_rows_allocate_nothing() {
+  const auto wide = qelm_test::make_blobs(300, 256, 5, 12);
+  ElmModel big(qelm_test::small_config(1024, false));
+  big.fit(wide.x, wide.y);
+  for (QuantFormat w : {QuantFormat::kInt8Channel, QuantFormat::kInt4G32Asym, QuantFormat::kF16,
+                        QuantFormat::kF32}) {
+    SCOPED_TRACE(std::string("row threads 2, ") + format_name(w));
+    ElmQuantConfig qc;
+    qc.w_format = w;
+    qc.resolve_beta_after_w = false;
+    QuantizedElm q = quantize_elm(big, qc);
+    q.set_row_threads(2);
+    PredictWorkspace ws;
+    std::vector<float> scores(5);
+    q.predict_row(wide.x.row(0).data(), ws, scores.data());  // warm-up
+    long sink = 0;
+    t_allocations = 0;
+    t_counting = true;
+    for (Index i = 0; i < 100; ++i) sink += q.predict_row(wide.x.row(i).data(), ws, scores.data());
+    t_counting = false;
+    EXPECT_EQ(t_allocations, 0);
+    EXPECT_NE(sink, 0);
+  }
+}
+#endif
+
 TEST(QuantizedElmRealtime, DecisionRowAllocatesNothingAfterWarmUp) {
 #ifndef ELMQ_COUNT_MALLOC
   GTEST_SKIP() << "allocation counting needs glibc";
@@ -100,6 +131,7 @@ TEST(QuantizedElmRealtime, DecisionRowAllocatesNothingAfterWarmUp) {
     EXPECT_EQ(t_allocations, 0);
     EXPECT_NE(sink, 0);
   }
+  expect_split_rows_allocate_nothing();
   // The counter works: a batch prediction allocates.
   const QuantizedElm q = quantize_elm(m, ElmQuantConfig());
   t_allocations = 0;
