@@ -8,8 +8,8 @@
 # ASan + UBSan, assertions, pure Eigen), writes each target's seeds into
 # build/fuzz/corpus/<target> (kept between runs: the corpus grows), then runs
 # elmq_fuzz_<target> on two cores for SECONDS. A crash leaves its input in
-# build/fuzz/findings/; copy it into tests/fuzz/regressions/<target>/ with the fix,
-# so that CI replays it.
+# build/fuzz/findings/ (emptied at each run) and the exit status is 1; copy it
+# into tests/fuzz/regressions/<target>/ with the fix, so that CI replays it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -41,6 +41,7 @@ CXX=clang++-14 cmake -S "$ROOT" -B build/fuzz -DCMAKE_BUILD_TYPE=Release -DELMQ_
   -DELMQ_BUILD_EXAMPLES=OFF -DELMQ_BUILD_CLI=OFF "${launcher[@]}" >/dev/null
 cmake --build build/fuzz -j"$(nproc)"
 
+rm -rf build/fuzz/findings  # this run's findings only (past ones live in tests/fuzz/regressions)
 mkdir -p build/fuzz/findings
 status=0
 for t in "${TARGETS[@]}"; do
@@ -61,5 +62,9 @@ for t in "${TARGETS[@]}"; do
   grep -h -E "stat::|Done|ERROR|SUMMARY" build/fuzz/$t.log fuzz-*.log 2>/dev/null | tail -12 || true
   rm -f fuzz-*.log
 done
-ls build/fuzz/findings
+if [ -n "$(ls -A build/fuzz/findings)" ]; then
+  echo "fuzz: findings in build/fuzz/findings:"; ls build/fuzz/findings; status=1
+else
+  echo "fuzz: no finding"
+fi
 exit $status
