@@ -120,6 +120,9 @@ void load_and_use(std::string_view image) {
           const std::vector<float> y(static_cast<std::size_t>(m.n_outputs()), 0.5f);
           m.learn_row_regression(x.row(1).data(), y.data());
         }
+        // A state that loads must stay usable: a sample learned from it may
+        // not turn the model into NaN.
+        use<OnlineElm, PredictWorkspace>(m, "OnlineElm after learn_row");
         break;
       }
       case FileKind::kQuantizedElm:
