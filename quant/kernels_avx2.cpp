@@ -359,16 +359,16 @@ inline std::uint16_t u16_at(const std::uint8_t* p) {
   return v;
 }
 
-// Symmetric one-vector groups with a code offset o (INT4 in groups of 32)
-// take the offset out after the main loop, as the min term of asymmetric
+// Symmetric grouped formats with a code offset o (INT4 in groups of 32 and
+// 128) take the offset out after the main loop, as the min term of asymmetric
 // formats with m_g = -o d_g: sum_g d_g sum (c - o) a = sum_g d_g sum c a -
 // o sum_g d_g A_g (A_g: the group's activation code sum, a.gsum), the last sum
 // formed from the scales themselves and scaled by -o at the end (exactly: o
-// is a power of two). That saves a vpmaddubsw per group and row and a
-// subtraction per group and pair: 1 x 4096 x 4096 4 %, 32 and 256 rows 10-16 %
-// less time (interleaved runs, one thread).
+// is a power of two). That saves a vpmaddubsw per code vector and row and a
+// subtraction per group and pair (interleaved runs, one thread): INT4-g32
+// 1 x 4096 x 4096 9 %, 32 and 256 rows 8-17 % less time; INT4-g128 0-7 %.
 template <class F>
-constexpr bool kOffsetAfter = !F::kAsym && F::kOffset != 0 && F::Dec::kNV == 1;
+constexpr bool kOffsetAfter = F::kGrouped && !F::kAsym && F::kOffset != 0;
 
 template <class F, int C>
 void grouped_prepare(const QWeights& w, i64 n, float* ds, float* ms) {
@@ -410,12 +410,8 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride + F::kHeader;
   for (int r = 0; r < R; ++r) ar[r] = a.q + (m + r) * a.q_stride;
   const __m256i ones = _mm256_set1_epi16(1);
-  // Symmetric codes with an offset o in multi-vector groups: sum (c - o) a =
-  // maddubs(c, a) - maddubs(o, a), exact in int16 (|.| <= 2 * 15 * 128 + 2 * 8 *
-  // 128 per pair, <= 4 pairs summed); one-vector groups: kOffsetAfter.
-  constexpr bool kSymOffset = !F::kAsym && F::kOffset != 0 && !kOffsetAfter<F>;
+  static_assert(F::kAsym || F::kOffset == 0 || kOffsetAfter<F>, "offsets leave the loop");
   constexpr bool kMinTerm = F::kAsym || kOffsetAfter<F>;
-  const __m256i off8 = _mm256_set1_epi8(static_cast<char>(F::kOffset));
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
@@ -424,11 +420,10 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
     if constexpr (R == 1 && kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
     // Each product is folded into its accumulator right away (fewer live registers).
     if constexpr (D::kNV == 1) {
-      __m256i av[R], aa[R], oa[R];
+      __m256i av[R], aa[R];
       for (int r = 0; r < R; ++r) {
         av[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk));
         if constexpr (F::kSigned) aa[r] = _mm256_abs_epi8(av[r]);
-        if constexpr (kSymOffset) oa[r] = _mm256_maddubs_epi16(off8, av[r]);
       }
       for (int c = 0; c < C; ++c) {
         const __m256i wv = D::decode(wr[c] + g * kBlock, 0);
@@ -439,26 +434,20 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
             p = _mm256_maddubs_epi16(aa[r], _mm256_sign_epi8(wv, av[r]));
           } else {
             p = _mm256_maddubs_epi16(wv, av[r]);
-            if constexpr (kSymOffset) p = _mm256_sub_epi16(p, oa[r]);
           }
           acc[r][c] =
               _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), dv, acc[r][c]);
         }
       }
     } else {
-      __m256i s16[R][C], so[R];
-      for (int r = 0; r < R; ++r) {
-        so[r] = _mm256_setzero_si256();
+      __m256i s16[R][C];
+      for (int r = 0; r < R; ++r)
         for (int c = 0; c < C; ++c) s16[r][c] = _mm256_setzero_si256();
-      }
       for (int v = 0; v < D::kNV; ++v) {
         __m256i av[R];
         for (int r = 0; r < R; ++r) {
           av[r] =
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk + 32 * v));
-          if constexpr (kSymOffset) {
-            so[r] = _mm256_add_epi16(so[r], _mm256_maddubs_epi16(off8, av[r]));
-          }
         }
         for (int c = 0; c < C; ++c) {
           const __m256i wv = D::decode(wr[c] + g * kBlock, v);
@@ -470,10 +459,8 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
       for (int c = 0; c < C; ++c) {
         const __m256 dv = _mm256_broadcast_ss(ds + c * blocks + g);
         for (int r = 0; r < R; ++r) {
-          __m256i t = s16[r][c];
-          if constexpr (kSymOffset) t = _mm256_sub_epi16(t, so[r]);
-          acc[r][c] =
-              _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(t, ones)), dv, acc[r][c]);
+          acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s16[r][c], ones)), dv,
+                                      acc[r][c]);
         }
       }
     }
@@ -610,63 +597,71 @@ void grouped_row_asym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOu
 template <class F, int C>
 void grouped_row_sym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
   static_assert(!F::kAsym, "symmetric formats only");
+  static_assert(F::kOffset == 0 || kOffsetAfter<F>, "offsets leave the loop");
   using D = typename F::Dec;
   constexpr i64 kBlock = F::kHeader + D::kBytes;
-  constexpr bool kSymOffset = F::kOffset != 0;
+  constexpr bool kAfter = kOffsetAfter<F>;
   const i64 blocks = w.blocks_per_row;
   const std::uint8_t* wr[C];
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
   const std::int8_t* ar = a.q + m * a.q_stride;
+  [[maybe_unused]] const float* gs = a.gsum + m * a.gsum_stride;
   const __m256i ones = _mm256_set1_epi16(1);
-  const __m256i off8 = _mm256_set1_epi8(static_cast<char>(F::kOffset));
   [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
-  __m256 acc[C];
-  for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
-  for (i64 g = 0; g < blocks; ++g) {
-    if constexpr (kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
-    __m256i dot[C];
-    if constexpr (D::kNV == 1) {
-      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk));
-      __m256i aa = av, oa = av;
-      if constexpr (F::kSigned) aa = _mm256_abs_epi8(av);
-      if constexpr (kSymOffset) oa = _mm256_maddubs_epi16(off8, av);
-      for (int c = 0; c < C; ++c) {
-        const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, 0);
-        __m256i p;
-        if constexpr (F::kSigned) {
-          p = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(wv, av));
-        } else {
-          p = _mm256_maddubs_epi16(wv, av);
-          if constexpr (kSymOffset) p = _mm256_sub_epi16(p, oa);
-        }
-        dot[c] = _mm256_madd_epi16(p, ones);
-      }
-    } else {
-      static_assert(!F::kSigned, "multi-vector groups hold unsigned codes");
-      __m256i s16[C], so = _mm256_setzero_si256();
-      for (int c = 0; c < C; ++c) s16[c] = _mm256_setzero_si256();
-      for (int v = 0; v < D::kNV; ++v) {
+  __m256 acc[C], cacc[C];
+  for (int c = 0; c < C; ++c) acc[c] = cacc[c] = _mm256_setzero_ps();
+  // kAfter: the scales of 8 groups, for grouped_tile's offset term (same order).
+  alignas(32) float dbuf[C][8];
+  for (i64 g0 = 0; g0 < blocks; g0 += 8) {
+    const i64 ge = imin(blocks, g0 + 8);
+    for (i64 g = g0; g < ge; ++g) {
+      if constexpr (kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
+      __m256i dot[C];
+      if constexpr (D::kNV == 1) {
         const __m256i av =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk + 32 * v));
-        if constexpr (kSymOffset) so = _mm256_add_epi16(so, _mm256_maddubs_epi16(off8, av));
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk));
+        __m256i aa = av;
+        if constexpr (F::kSigned) aa = _mm256_abs_epi8(av);
         for (int c = 0; c < C; ++c) {
-          const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, v);
-          s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(wv, av));
+          const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, 0);
+          const __m256i p = F::kSigned ? _mm256_maddubs_epi16(aa, _mm256_sign_epi8(wv, av))
+                                       : _mm256_maddubs_epi16(wv, av);
+          dot[c] = _mm256_madd_epi16(p, ones);
         }
+      } else {
+        static_assert(!F::kSigned, "multi-vector groups hold unsigned codes");
+        __m256i s16[C];
+        for (int c = 0; c < C; ++c) s16[c] = _mm256_setzero_si256();
+        for (int v = 0; v < D::kNV; ++v) {
+          const __m256i av =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk + 32 * v));
+          for (int c = 0; c < C; ++c) {
+            const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, v);
+            s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(wv, av));
+          }
+        }
+        for (int c = 0; c < C; ++c) dot[c] = _mm256_madd_epi16(s16[c], ones);
       }
       for (int c = 0; c < C; ++c) {
-        __m256i t = s16[c];
-        if constexpr (kSymOffset) t = _mm256_sub_epi16(t, so);
-        dot[c] = _mm256_madd_epi16(t, ones);
+        const float d = half_at(wr[c] + g * kBlock);
+        if constexpr (kAfter) dbuf[c][g - g0] = d;
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_set1_ps(d), acc[c]);
       }
     }
-    for (int c = 0; c < C; ++c) {
-      const __m256 dv = _mm256_set1_ps(half_at(wr[c] + g * kBlock));
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), dv, acc[c]);
+    if constexpr (kAfter) {
+      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(ge - g0)),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      const __m256 av = _mm256_maskload_ps(gs + g0, mask);
+      for (int c = 0; c < C; ++c) {
+        cacc[c] = _mm256_fmadd_ps(av, _mm256_maskload_ps(dbuf[c], mask), cacc[c]);
+      }
     }
   }
   float hs[C];
   for (int c = 0; c < C; ++c) hs[c] = hsum_ps(acc[c]);
+  if constexpr (kAfter) {
+    for (int c = 0; c < C; ++c) hs[c] += -static_cast<float>(F::kOffset) * hsum_ps(cacc[c]);
+  }
   const float za = static_cast<float>(a.zero);
   for (int c = 0; c < C; ++c) {
     const float bias = out.bias ? out.bias[n + c] : 0.0f;
