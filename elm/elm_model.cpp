@@ -465,12 +465,11 @@ void ElmModel::decision_row(const float* x, float* out, PredictWorkspace& ws) co
   const RowMatrixXf& w = hidden_.weights();
   // Splits fall on multiples of 64 neurons, so each neuron's dot product is
   // computed by the same kernel code (GEMV row blocks of 4 or 8) as in the
-  // one-thread product: bit-identical results. The threshold keeps small
-  // layers, where waking the pool costs more than it saves, on this thread.
-  constexpr Index kBlock = 64, kMinWeights = Index{1} << 18;
+  // one-thread product: bit-identical results.
+  constexpr Index kBlock = 64;
   const int threads = row_threads_ == 1 ? 1 : resolve_threads(row_threads_);
   const Index blocks = (L + kBlock - 1) / kBlock;
-  if (threads <= 1 || blocks < 2 || L * d < kMinWeights) {
+  if (threads <= 1 || blocks < 2 || L * d < kMinRowSplitWork) {
     ws.hidden.noalias() = w * ws.scaled;
   } else {
     const Index parts = std::min<Index>(threads, blocks);
@@ -486,8 +485,7 @@ void ElmModel::decision_row(const float* x, float* out, PredictWorkspace& ws) co
   Eigen::Map<RowMatrixXf> h_row(ws.hidden.data(), 1, L);
   hidden_.activate(h_row, Eigen::Map<const VectorXf>(&x_sq, 1));
   Eigen::Map<VectorXf>(out, n_outputs()).noalias() = beta_.transpose() * ws.hidden;
-  check_finite_result(Eigen::Map<const RowMatrixXf>(out, 1, n_outputs()), 0,
-                      "ElmModel::decision_row", "decisions");
+  check_finite_result(out, n_outputs(), "ElmModel::decision_row", "decisions");
 }
 
 std::int64_t ElmModel::predict_row(const float* x, PredictWorkspace& ws, float* scores) const {

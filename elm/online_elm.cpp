@@ -613,8 +613,7 @@ void OnlineSnapshot::decision_row(const float* x, float* out, PredictWorkspace& 
   features_->hidden_row(x, ws, "OnlineSnapshot::decision_row");
   Eigen::Map<VectorXf>(out, beta_.cols()).noalias() =
       beta_.transpose() * ws.hidden.head(features_->L);
-  check_finite_result(Eigen::Map<const RowMatrixXf>(out, 1, beta_.cols()), 0,
-                      "OnlineSnapshot::decision_row", "decisions");
+  check_finite_result(out, beta_.cols(), "OnlineSnapshot::decision_row", "decisions");
 }
 
 std::int64_t OnlineSnapshot::predict_row(const float* x, PredictWorkspace& ws,
@@ -1282,7 +1281,7 @@ std::int64_t OnlineElm::predict_then_learn_row(const float* x, std::int64_t labe
   const Index C = n_outputs();
   if (C > 0) {
     Eigen::Map<VectorXf>(scores, C).noalias() = beta_f_.transpose() * ws_.hidden.head(L_);
-    check_finite_result(Eigen::Map<const RowMatrixXf>(scores, 1, C), 0, where, "decisions");
+    check_finite_result(scores, C, where, "decisions");
     Index best = 0;
     for (Index c = 1; c < C; ++c)
       if (scores[c] > scores[best]) best = c;
@@ -1430,8 +1429,7 @@ OnlineElm& OnlineElm::unlearn_regression(const ConstMatrixRef& x, const ConstMat
 void OnlineElm::decision_row(const float* x, float* out, PredictWorkspace& ws) const {
   features_->hidden_row(x, ws, "OnlineElm::decision_row");
   Eigen::Map<VectorXf>(out, n_outputs()).noalias() = beta_f_.transpose() * ws.hidden.head(L_);
-  check_finite_result(Eigen::Map<const RowMatrixXf>(out, 1, n_outputs()), 0,
-                      "OnlineElm::decision_row", "decisions");
+  check_finite_result(out, n_outputs(), "OnlineElm::decision_row", "decisions");
 }
 
 std::int64_t OnlineElm::predict_row(const float* x, PredictWorkspace& ws, float* scores) const {

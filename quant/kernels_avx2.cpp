@@ -353,6 +353,23 @@ void channel_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& o
 // The scales (and mins) of C weight rows are converted to float once into
 // ds / ms (row c at c * blocks), then reused by every tile of activation rows.
 
+// Lanes [0, count) of eight set (count <= 8): a masked tail of 8 groups or floats.
+inline __m256i first_lanes(i64 count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Single-row paths: cacc[c] += A_g * f[c][g] for the `count` groups of a
+// chunk of 8 (A_g: activation code sums at gs; f: a per-group factor of each
+// weight row, buffered as the chunk's groups were read), in grouped_tile's order.
+template <int C>
+inline void add_group_terms(const float* gs, i64 count, const float (&f)[C][8],
+                            __m256 (&cacc)[C]) {
+  const __m256i mask = first_lanes(count);
+  const __m256 av = _mm256_maskload_ps(gs, mask);
+  for (int c = 0; c < C; ++c) cacc[c] = _mm256_fmadd_ps(av, _mm256_maskload_ps(f[c], mask), cacc[c]);
+}
+
 inline std::uint16_t u16_at(const std::uint8_t* p) {
   std::uint16_t v;
   std::memcpy(&v, p, 2);
@@ -480,9 +497,7 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
     const float* gs[R];
     for (int r = 0; r < R; ++r) gs[r] = a.gsum + (m + r) * a.gsum_stride;
     for (i64 g = 0; g < blocks; g += 8) {
-      const __m256i mask =
-          _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(imin(8, blocks - g))),
-                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      const __m256i mask = first_lanes(imin(8, blocks - g));
       __m256 av[R];
       for (int r = 0; r < R; ++r) av[r] = _mm256_maskload_ps(gs[r] + g, mask);
       for (int c = 0; c < C; ++c) {
@@ -569,12 +584,7 @@ void grouped_row_asym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOu
         acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_broadcastss_ps(dm), acc[c]);
       }
     }
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(ge - g0)),
-                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    const __m256 av = _mm256_maskload_ps(gs + g0, mask);
-    for (int c = 0; c < C; ++c) {
-      cacc[c] = _mm256_fmadd_ps(av, _mm256_maskload_ps(mbuf[c], mask), cacc[c]);
-    }
+    add_group_terms<C>(gs + g0, ge - g0, mbuf, cacc);
   }
   float hs[C];
   for (int c = 0; c < C; ++c) hs[c] = hsum_ps(acc[c]);
@@ -648,14 +658,7 @@ void grouped_row_sym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut
         acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_set1_ps(d), acc[c]);
       }
     }
-    if constexpr (kAfter) {
-      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(ge - g0)),
-                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-      const __m256 av = _mm256_maskload_ps(gs + g0, mask);
-      for (int c = 0; c < C; ++c) {
-        cacc[c] = _mm256_fmadd_ps(av, _mm256_maskload_ps(dbuf[c], mask), cacc[c]);
-      }
-    }
+    if constexpr (kAfter) add_group_terms<C>(gs + g0, ge - g0, dbuf, cacc);
   }
   float hs[C];
   for (int c = 0; c < C; ++c) hs[c] = hsum_ps(acc[c]);
@@ -792,8 +795,7 @@ void half_tile(const float* x, i64 x_stride, const QWeights& w, i64 m, i64 n, co
   }
   if (k8 < k) {
     const int rem = static_cast<int>(k - k8);
-    const __m256i mask =
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i mask = first_lanes(rem);
     __m256 wv[C];
     for (int c = 0; c < C; ++c) {
       std::uint16_t tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};

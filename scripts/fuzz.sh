@@ -18,18 +18,7 @@ shift || true
 TARGETS=("$@")
 if ((${#TARGETS[@]} == 0)); then TARGETS=(model_file data); fi
 
-"$ROOT/scripts/setup.sh"
-missing=()
-for p in clang-14 libclang-rt-14-dev libomp-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "fuzz: installing Debian packages: ${missing[*]}"
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$ROOT/scripts/setup.sh" clang-14 libclang-rt-14-dev libomp-14-dev
 
 launcher=()
 if command -v ccache >/dev/null; then

@@ -4,14 +4,15 @@
 #     OpenBLAS, the Fashion-MNIST data set, Python venv support, Chromium for the
 #     report test);
 #   - a virtual environment at .venv with numpy, scikit-learn and the test tools.
-# Safe to run again: it only installs what is missing.
+# Safe to run again: it only installs what is missing. Arguments name extra
+# Debian packages to install the same way (scripts/fuzz.sh: clang).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ELMQ_VENV:-$ROOT/.venv}"
 
 apt_packages=(build-essential cmake pkg-config libeigen3-dev libgtest-dev libbenchmark-dev
               zlib1g-dev libopenblas-dev dataset-fashion-mnist python3-dev python3-venv ccache
-              chromium fonts-dejavu-core)
+              chromium fonts-dejavu-core "$@")
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -47,6 +47,10 @@ void check_finite_result(const ConstMatrixRef& r, Index first_row, const char* w
       "or the model holds extreme weights"));
 }
 
+void check_finite_result(const float* row, Index n, const char* where, const char* what) {
+  check_finite_result(Eigen::Map<const RowMatrixXf>(row, 1, n), 0, where, what);
+}
+
 void check_shape(const ConstMatrixRef& x, Index cols, const char* where, const char* what,
                  bool need_rows) {
   if (need_rows && x.rows() == 0) {

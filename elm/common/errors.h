@@ -78,6 +78,8 @@ void check_finite(const ConstMatrixRef& x, const char* where, const char* what);
 /// (C or L values per row), a small fraction of the work that produced them.
 void check_finite_result(const ConstMatrixRef& r, Index first_row, const char* where,
                          const char* what);
+/// The same for the n results of a single-row path.
+void check_finite_result(const float* row, Index n, const char* where, const char* what);
 
 /// Throws `InvalidArgument` unless x has `cols` columns (and at least one row when `need_rows`).
 void check_shape(const ConstMatrixRef& x, Index cols, const char* where, const char* what,

@@ -58,6 +58,11 @@ int resolve_threads(int requested);
 /// remaining tasks are skipped). Allocates nothing on the calling thread.
 void parallel_for(std::int64_t n_tasks, int threads, FunctionRef<void(std::int64_t)> fn);
 
+/// One-row (real-time) products are split over threads only from this many
+/// multiply-adds up (e.g. 2000 neurons x 784 inputs): below it, waking the
+/// pool costs more than the split saves (bench/elm BM_PredictRow).
+inline constexpr std::int64_t kMinRowSplitWork = std::int64_t{1} << 18;
+
 /// Splits [0, n) into contiguous ranges of about `grain` items and calls
 /// `fn(begin, end)` for each, in parallel as `parallel_for`. The split depends
 /// only on n and grain, never on the thread count.

@@ -372,16 +372,9 @@ void QuantizedElm::decision_row(const float* x, float* out, PredictWorkspace& ws
   if (ws.hidden.size() != L) ws.hidden.resize(L);
   const Eigen::Map<const RowMatrixXf> x_row(xin, 1, d);
   Eigen::Map<RowMatrixXf> h_row(ws.hidden.data(), 1, L);
-  // The split threshold is ElmModel::decision_row's: below it, waking the
-  // pool costs more than it saves.
-  constexpr Index kMinWeights = Index{1} << 18;
-  if (row_threads_ != 1 && L * d >= kMinWeights) {
-    QGemmOptions opt = input_opt_;
-    opt.threads = row_threads_;
-    qgemm(x_row, w_, bias_.data(), h_row, opt);  // checks that x is finite
-  } else {
-    qgemm(x_row, w_, bias_.data(), h_row, input_opt_);
-  }
+  QGemmOptions opt = input_opt_;  // one thread unless the row is split
+  if (row_threads_ != 1 && L * d >= kMinRowSplitWork) opt.threads = row_threads_;
+  qgemm(x_row, w_, bias_.data(), h_row, opt);  // checks that x is finite
   float x_sq = 0.0f;
   if (has_rbf_) x_sq = x_row.squaredNorm();
   activate(h_row, Eigen::Map<const VectorXf>(&x_sq, 1));

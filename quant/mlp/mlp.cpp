@@ -254,8 +254,7 @@ void Mlp::decision_row(const float* x, float* out, MlpWorkspace& ws) const {
     if (l + 1 < layers) a = a.cwiseMax(0.0f);
   }
   Eigen::Map<VectorXf>(out, n_outputs()) = ws.act.back();
-  check_finite_result(Eigen::Map<const RowMatrixXf>(out, 1, n_outputs()), 0, "Mlp::decision_row",
-                      "logits");
+  check_finite_result(out, n_outputs(), "Mlp::decision_row", "logits");
 }
 
 // ---------------------------------------------------------------- files

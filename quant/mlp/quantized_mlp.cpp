@@ -310,8 +310,7 @@ void QuantizedMlp::decision_row(const float* x, float* out, QuantizedMlpWorkspac
     if (l + 1 < nl) ws.act[l] = ws.act[l].cwiseMax(0.0f);
   }
   Eigen::Map<RowMatrixXf>(out, 1, n_outputs()) = ws.act.back();
-  check_finite_result(Eigen::Map<const RowMatrixXf>(out, 1, n_outputs()), 0,
-                      "QuantizedMlp::decision_row", "logits");
+  check_finite_result(out, n_outputs(), "QuantizedMlp::decision_row", "logits");
 }
 
 // ---------------------------------------------------------------- files

@@ -59,6 +59,24 @@ namespace elmq {
 namespace {
 
 #ifdef ELMQ_COUNT_MALLOC
+// After a warm-up row, `rows` rows of x through predict_row and decision_row
+// allocate nothing on this thread.
+void expect_rows_allocate_nothing(const QuantizedElm& q, const RowMatrixXf& x, Index rows) {
+  PredictWorkspace ws;
+  std::vector<float> scores(static_cast<std::size_t>(q.n_outputs()));
+  q.predict_row(x.row(0).data(), ws, scores.data());  // warm-up
+  long sink = 0;
+  t_allocations = 0;
+  t_counting = true;
+  for (Index i = 0; i < rows; ++i) {
+    sink += q.predict_row(x.row(i).data(), ws, scores.data());
+    q.decision_row(x.row(i).data(), scores.data(), ws);
+  }
+  t_counting = false;
+  EXPECT_EQ(t_allocations, 0);
+  EXPECT_NE(sink, 0);
+}
+
 // Rows split over the pool (set_row_threads): nothing is allocated on the
 // calling thread either (W of 1024 x 256 = 2^18 weights, the splitting
 // threshold). A function of its own: inlined into the test body, GCC 12 warns
@@ -75,16 +93,7 @@ namespace {
     qc.resolve_beta_after_w = false;
     QuantizedElm q = quantize_elm(big, qc);
     q.set_row_threads(2);
-    PredictWorkspace ws;
-    std::vector<float> scores(5);
-    q.predict_row(wide.x.row(0).data(), ws, scores.data());  // warm-up
-    long sink = 0;
-    t_allocations = 0;
-    t_counting = true;
-    for (Index i = 0; i < 100; ++i) sink += q.predict_row(wide.x.row(i).data(), ws, scores.data());
-    t_counting = false;
-    EXPECT_EQ(t_allocations, 0);
-    EXPECT_NE(sink, 0);
+    expect_rows_allocate_nothing(q, wide.x, 100);
   }
 }
 #endif
@@ -116,20 +125,7 @@ TEST(QuantizedElmRealtime, DecisionRowAllocatesNothingAfterWarmUp) {
     qc.beta_method = QuantMethod::kGptq;
     qc.input = c.input;
     qc.hidden = c.hidden;
-    const QuantizedElm q = quantize_elm(m, qc, train.x, train.y);
-    PredictWorkspace ws;
-    std::vector<float> scores(5);
-    q.predict_row(train.x.row(0).data(), ws, scores.data());  // warm-up
-    long sink = 0;
-    t_allocations = 0;
-    t_counting = true;
-    for (Index i = 0; i < 200; ++i) {
-      sink += q.predict_row(train.x.row(i).data(), ws, scores.data());
-      q.decision_row(train.x.row(i).data(), scores.data(), ws);
-    }
-    t_counting = false;
-    EXPECT_EQ(t_allocations, 0);
-    EXPECT_NE(sink, 0);
+    expect_rows_allocate_nothing(quantize_elm(m, qc, train.x, train.y), train.x, 200);
   }
   expect_split_rows_allocate_nothing();
   // The counter works: a batch prediction allocates.
