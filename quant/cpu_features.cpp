@@ -53,6 +53,7 @@ CpuFeatures detect() {
     f.avx512vnni = ((ecx >> 11) & 1) && os_zmm;
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     f.avx_vnni = ((eax >> 4) & 1) && os_ymm;
+    f.avx512bf16 = ((eax >> 5) & 1) && os_zmm;
   }
 #endif
   return f;
@@ -87,6 +88,15 @@ bool supported(KernelPath p) {
       return false;
 #endif
     }
+    case KernelPath::kAvx512Bf16: {
+#if ELMQ_X86_64
+      // A test build emulating vdpbf16ps runs the path on any AVX2 CPU.
+      if (detail::kAvx512Bf16Emulated) return supported(KernelPath::kAvx2);
+      return supported(KernelPath::kAvx512Vnni) && cpu_features().avx512bf16;
+#else
+      return false;
+#endif
+    }
   }
   return false;
 }
@@ -106,6 +116,9 @@ const Dispatch& dispatch() {
 #if ELMQ_X86_64
     if (out.active == KernelPath::kAvxVnni && detail::kAvxVnniEmulated) {
       out.report += " [vpdpbusd emulated with AVX2: a test build]";
+    }
+    if (out.active == KernelPath::kAvx512Bf16 && detail::kAvx512Bf16Emulated) {
+      out.report += " [vdpbf16ps emulated with AVX2: a test build]";
     }
 #endif
     return out;
@@ -135,6 +148,7 @@ std::string cpu_features_string() {
   add(f.avx512bw, "avx512bw");
   add(f.avx512vnni, "avx512vnni");
   add(f.avx_vnni, "avxvnni");
+  add(f.avx512bf16, "avx512bf16");
   if (s.empty()) s = f.x86_64 ? "baseline x86-64" : "non-x86";
   return s;
 }
@@ -151,6 +165,8 @@ const char* kernel_path_name(KernelPath path) {
       return "avx512vnni";
     case KernelPath::kAvxVnni:
       return "avxvnni";
+    case KernelPath::kAvx512Bf16:
+      return "avx512bf16";
   }
   return "unknown";
 }
@@ -167,6 +183,8 @@ int kernel_path_rank(KernelPath path) {
       return 3;
     case KernelPath::kAvx512Vnni:
       return 4;
+    case KernelPath::kAvx512Bf16:
+      return 5;
   }
   return 0;
 }
@@ -177,14 +195,16 @@ KernelPath parse_kernel_path(const std::string& name) {
   if (name == "avx2") return KernelPath::kAvx2;
   if (name == "avxvnni") return KernelPath::kAvxVnni;
   if (name == "avx512vnni") return KernelPath::kAvx512Vnni;
+  if (name == "avx512bf16") return KernelPath::kAvx512Bf16;
   throw InvalidArgument("parse_kernel_path: unknown kernel path '" + name +
-                        "' (valid: auto, scalar, avx2, avxvnni, avx512vnni)");
+                        "' (valid: auto, scalar, avx2, avxvnni, avx512vnni, avx512bf16)");
 }
 
 bool kernel_path_supported(KernelPath path) { return supported(path); }
 
 KernelPath best_kernel_path() {
-  for (KernelPath p : {KernelPath::kAvx512Vnni, KernelPath::kAvxVnni, KernelPath::kAvx2}) {
+  for (KernelPath p : {KernelPath::kAvx512Bf16, KernelPath::kAvx512Vnni, KernelPath::kAvxVnni,
+                       KernelPath::kAvx2}) {
     if (supported(p)) return p;
   }
   return KernelPath::kScalar;

@@ -2,11 +2,12 @@
 //
 // The best path is chosen once, at first use, from CPUID (and XGETBV for the
 // operating system's support of the wide registers). The environment variable
-// ELMQ_KERNEL_PATH=scalar|avx2|avxvnni|avx512vnni|auto, read at that moment, can force a
-// lower path; a path the CPU lacks, or an unknown value, is ignored (the best
-// supported path is used) and kernel_dispatch_report() says so. From lowest to
-// highest: scalar, avx2, avxvnni, avx512vnni (the enum's values are stable
-// identifiers, not this order: see kernel_path_rank).
+// ELMQ_KERNEL_PATH=scalar|avx2|avxvnni|avx512vnni|avx512bf16|auto, read at that
+// moment, can force a lower path; a path the CPU lacks, or an unknown value, is
+// ignored (the best supported path is used) and kernel_dispatch_report() says
+// so. From lowest to highest: scalar, avx2, avxvnni, avx512vnni, avx512bf16
+// (the enum's values are stable identifiers, not this order: see
+// kernel_path_rank).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,10 @@ enum class KernelPath : std::uint32_t {
   /// products as kAvx512Vnni on half the width, the rest as kAvx2. Ranked
   /// between kAvx2 and kAvx512Vnni.
   kAvxVnni = 4,
+  /// kAvx512Vnni's set plus AVX-512 BF16 (Cooper Lake, Sapphire Rapids, Zen 4
+  /// and later): bf16 weights by vdpbf16ps, the rest as kAvx512Vnni. Ranked
+  /// highest.
+  kAvx512Bf16 = 5,
 };
 
 struct CpuFeatures {
@@ -40,6 +45,7 @@ struct CpuFeatures {
   bool avx512bw = false;
   bool avx512vnni = false;
   bool avx_vnni = false;  ///< CPU and OS (YMM state enabled)
+  bool avx512bf16 = false;  ///< CPU and OS (ZMM state enabled)
 };
 
 /// Detected once (thread-safe).
@@ -48,10 +54,11 @@ const CpuFeatures& cpu_features();
 std::string cpu_features_string();
 
 const char* kernel_path_name(KernelPath path);
-/// Parses "auto", "scalar", "avx2", "avxvnni", "avx512vnni". @throws InvalidArgument.
+/// Parses "auto", "scalar", "avx2", "avxvnni", "avx512vnni", "avx512bf16".
+/// @throws InvalidArgument.
 KernelPath parse_kernel_path(const std::string& name);
 /// Order of the paths from lowest to highest: kAuto 0, kScalar 1, kAvx2 2,
-/// kAvxVnni 3, kAvx512Vnni 4. ELMQ_KERNEL_PATH may only lower the rank.
+/// kAvxVnni 3, kAvx512Vnni 4, kAvx512Bf16 5. ELMQ_KERNEL_PATH may only lower the rank.
 int kernel_path_rank(KernelPath path);
 /// True if this build contains the path and the CPU can run it (kAuto: true).
 bool kernel_path_supported(KernelPath path);

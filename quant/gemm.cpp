@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "elm/common/errors.h"
@@ -55,8 +56,9 @@ ActivationQuant ActivationQuant::calibrated(float lo, float hi, bool asymmetric)
 void QGemmOptions::validate() const {
   ELMQ_CHECK_ARG(path == KernelPath::kAuto || path == KernelPath::kScalar ||
                      path == KernelPath::kAvx2 || path == KernelPath::kAvxVnni ||
-                     path == KernelPath::kAvx512Vnni,
-                 "QGemmOptions: path must be kAuto, kScalar, kAvx2, kAvxVnni or kAvx512Vnni, got ",
+                     path == KernelPath::kAvx512Vnni || path == KernelPath::kAvx512Bf16,
+                 "QGemmOptions: path must be kAuto, kScalar, kAvx2, kAvxVnni, kAvx512Vnni or "
+                 "kAvx512Bf16, got ",
                  static_cast<std::uint32_t>(path));
   ELMQ_CHECK_ARG(threads >= 0, "QGemmOptions: threads must be >= 0 (0 = all), got ", threads);
   activations.validate();
@@ -79,6 +81,7 @@ const KernelTable& kernel_table(KernelPath requested) {
   if (p == KernelPath::kAvx2) return detail::kKernelsAvx2;
   if (p == KernelPath::kAvxVnni) return detail::kKernelsAvxVnni;
   if (p == KernelPath::kAvx512Vnni) return detail::kKernelsAvx512Vnni;
+  if (p == KernelPath::kAvx512Bf16) return detail::kKernelsAvx512Bf16;
 #endif
   return detail::kKernelsRef;
 }
@@ -237,14 +240,49 @@ void integer_product(const ConstMatrixRef& x, const QuantizedTensor& w, const fl
   });
 }
 
+// x rounded to bf16 values (nearest, ties to even), as float: the bf16
+// format's activations on every path. Integer arithmetic on the bits, which
+// the compiler vectorizes; finite inputs above the largest bf16 become +-Inf.
+void round_rows_to_bf16(const ConstMatrixRef& x, Index r0, Index r1, float* dst) {
+  const Index k = x.cols();
+  for (Index i = r0; i < r1; ++i) {
+    const float* src = x.data() + i * x.outerStride();
+    float* d = dst + i * k;
+    for (Index j = 0; j < k; ++j) {
+      std::uint32_t b;
+      std::memcpy(&b, src + j, 4);
+      b = (b + 0x7FFFu + ((b >> 16) & 1u)) & 0xFFFF0000u;
+      std::memcpy(d + j, &b, 4);
+    }
+  }
+}
+
 void half_product(const ConstMatrixRef& x, const QuantizedTensor& w, const float* bias, MatrixRef y,
                   const KernelTable& kt, int threads) {
   const detail::QWeights wv = detail::QuantizedTensorAccess::view(w);
-  const Index m = x.rows(), n = w.rows();
+  const Index m = x.rows(), n = w.rows(), k = x.cols();
+  const float* xd = x.data();
+  Index x_stride = x.outerStride();
+  thread_local AlignedVector<float> cached;
+  AlignedVector<float> local;
+  if (w.format() == QuantFormat::kBF16) {
+    const std::size_t count = static_cast<std::size_t>(m) * static_cast<std::size_t>(k);
+    AlignedVector<float>& buf = 4 * count <= kMaxCachedScratch ? cached : local;
+    if (buf.size() < count) buf.resize(count);
+    float* rounded = buf.data();
+    if (threads <= 1 || m < 128) {
+      round_rows_to_bf16(x, 0, m, rounded);
+    } else {
+      parallel_for_range(m, 64, threads,
+                         [&](std::int64_t b, std::int64_t e) { round_rows_to_bf16(x, b, e, rounded); });
+    }
+    xd = rounded;
+    x_stride = k;
+  }
   const detail::QOut out{y.data(), y.outerStride(), bias};
-  const Tiling t = make_tiling(m, n, 4 * x.cols(), wv.row_stride, threads);
+  const Tiling t = make_tiling(m, n, 4 * k, wv.row_stride, threads);
   run_tiles(t, m, n, threads, [&](Index m0, Index m1, Index n0, Index n1) {
-    kt.half_gemm(x.data(), x.outerStride(), wv, m0, m1, n0, n1, out);
+    kt.half_gemm(xd, x_stride, wv, m0, m1, n0, n1, out);
   });
 }
 

@@ -3,8 +3,15 @@
 //
 // What is computed, per format:
 //  - f32: Eigen's float product.
-//  - f16, bf16: weights converted exactly to float on the fly, float FMA
+//  - f16: weights converted exactly to float on the fly, float FMA
 //    accumulation; activations are not quantized.
+//  - bf16: activations rounded to bf16 (nearest, ties to even), as bf16
+//    hardware computes (and llama.cpp's bf16 type), on every path; each
+//    product of two bf16 numbers is exact in float, accumulation in float.
+//    So the paths differ by the order of the float sums only, and the
+//    AVX-512 BF16 path (vdpbf16ps, twice the float FMA's multiply-adds) gives
+//    what the others give. A finite |x| above the largest bf16 (about
+//    3.39e38) rounds to infinity.
 //  - integer formats: each row of X is quantized to int8 codes a with
 //    x ~= s * (a - z) (ActivationQuant; padding columns get a = z), then
 //    integer dot products with the weight codes c are computed exactly, per
@@ -22,7 +29,7 @@
 // batch size, blocking or thread count, so results depend on neither (f32:
 // Eigen's blocking depends on the batch size, its split over threads is fixed,
 // so f32 results depend on the batch composition but not on the thread count).
-// Paths: KernelPath::kScalar (reference), kAvx2, kAvxVnni, kAvx512Vnni; kAuto picks the active one
+// Paths: KernelPath::kScalar (reference), kAvx2, kAvxVnni, kAvx512Vnni, kAvx512Bf16; kAuto picks the active one
 // (quant/cpu_features.h). For per-channel integer formats all paths agree
 // bit for bit; for the others they agree exactly on the integer dot products.
 #pragma once
@@ -76,7 +83,7 @@ struct QGemmOptions {
 
 /// y = x w^T + bias (see the top of this file). x: batch x K, finite; y:
 /// batch x N, must not overlap x; bias: N floats or null.
-/// Scratch: activation codes live in a per-thread buffer that is reused
+/// Scratch: activation codes (bf16: rounded activations) live in a per-thread buffer that is reused
 /// across calls (kept up to 8 MB per thread; larger batches allocate per
 /// call), so a warmed-up single-threaded call allocates nothing.
 /// @throws InvalidArgument on shape mismatch, non-finite x, bad options or an

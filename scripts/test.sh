@@ -4,8 +4,9 @@
 #   1. the C++ suite (GoogleTest via CTest, CLI and example runs included);
 #   2. an installed-package consumer (find_package(elmq));
 #   3. the portable build (ELMQ_NATIVE=OFF) and its C++ suite, with the AVX-VNNI
-#      kernels' vpdpbusd emulated by AVX2 (ELMQ_AVXVNNI_EMULATION), so that they
-#      are tested on CPUs without AVX-VNNI (the native build tests the real ones);
+#      kernels' vpdpbusd and the AVX-512 BF16 kernels' vdpbf16ps emulated by
+#      AVX2 (ELMQ_AVXVNNI_EMULATION, ELMQ_AVX512BF16_EMULATION), so that they
+#      are tested on CPUs without them (the native build tests the real ones);
 #   4. the Python package (pip install .) and its pytest suite.
 # Environment: ELMQ_JOBS (parallel jobs), ELMQ_SKIP_PORTABLE=1, ELMQ_SKIP_PYTHON=1.
 set -euo pipefail
@@ -43,10 +44,11 @@ cmake --build build/test/consumer -j"$JOBS" >/dev/null
 build/test/consumer/consumer
 
 if [ "${ELMQ_SKIP_PORTABLE:-0}" != 1 ]; then
-  step "portable build (ELMQ_NATIVE=OFF, no OpenBLAS, AVX-VNNI emulated) and its C++ tests"
+  step "portable build (ELMQ_NATIVE=OFF, no OpenBLAS, AVX-VNNI and AVX-512 BF16 emulated) and its C++ tests"
   cmake -S "$ROOT" -B build/test-portable -DCMAKE_BUILD_TYPE=Release -DELMQ_ASSERTIONS=ON \
     -DELMQ_NATIVE=OFF -DELMQ_USE_BLAS=OFF -DELMQ_BUILD_BENCH=OFF -DELMQ_BUILD_EXAMPLES=OFF \
-    -DELMQ_BUILD_CLI=OFF -DELMQ_AVXVNNI_EMULATION=ON "${launcher[@]}" >/dev/null
+    -DELMQ_BUILD_CLI=OFF -DELMQ_AVXVNNI_EMULATION=ON \
+    -DELMQ_AVX512BF16_EMULATION=ON "${launcher[@]}" >/dev/null
   cmake --build build/test-portable -j"$JOBS"
   ctest --test-dir build/test-portable --output-on-failure -j"$JOBS"
 fi

@@ -1,6 +1,7 @@
 // Private (quant/detail): the interface between the kernel driver
 // (quant/gemm.cpp) and the per-instruction-set kernel files
-// (kernels_ref.cpp, kernels_avx2.cpp, kernels_avxvnni.cpp, kernels_avx512vnni.cpp).
+// (kernels_ref.cpp, kernels_avx2.cpp, kernels_avxvnni.cpp, kernels_avx512vnni.cpp,
+// kernels_avx512bf16.cpp).
 //
 // This header is included by translation units compiled with different
 // instruction sets, so it holds plain data and declarations only: no inline
@@ -98,7 +99,8 @@ struct KernelTable {
   /// for m in [m0, m1), n in [n0, n1), any integer format.
   void (*int_gemm)(const QActs& a, const QWeights& w, std::int64_t m0, std::int64_t m1,
                    std::int64_t n0, std::int64_t n1, const QOut& out);
-  /// Float activations x (row stride x_stride) times f16/bf16 weights.
+  /// Float activations x (row stride x_stride) times f16/bf16 weights. For bf16
+  /// weights the driver has rounded x to bf16 values (gemm.h).
   void (*half_gemm)(const float* x, std::int64_t x_stride, const QWeights& w, std::int64_t m0,
                     std::int64_t m1, std::int64_t n0, std::int64_t n1, const QOut& out);
 };
@@ -121,6 +123,13 @@ extern const KernelTable kKernelsAvxVnni;
 /// True when the library was built with ELMQ_AVXVNNI_EMULATION (tests only):
 /// kKernelsAvxVnni then computes vpdpbusd with AVX2 instructions.
 extern const bool kAvxVnniEmulated;
+/// Likewise; call only if the CPU also has AVX-512 BF16 (with kKernelsAvx512Vnni's
+/// set), or if kAvx512Bf16Emulated: bf16 weights by vdpbf16ps, everything else
+/// kKernelsAvx512Vnni's (kKernelsAvx2's when emulated).
+extern const KernelTable kKernelsAvx512Bf16;
+/// True when the library was built with ELMQ_AVX512BF16_EMULATION (tests only):
+/// kKernelsAvx512Bf16 then computes vdpbf16ps with AVX2 instructions.
+extern const bool kAvx512Bf16Emulated;
 
 }  // namespace detail
 }  // namespace elmq

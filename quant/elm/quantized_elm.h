@@ -10,8 +10,9 @@
 //
 // Build one with quantize_elm / fit_quantized_elm (quant/elm/quantize_elm.h).
 //
-// What the kernels quantize besides the weights (integer formats only; float
-// formats f32/f16/bf16 multiply float activations):
+// What the kernels quantize besides the weights (integer formats only; f32
+// and f16 multiply float activations, bf16 rounds them to bf16, see
+// quant/gemm.h):
 //  - inputs x' (InputQuant): kDynamic quantizes each scaled row to int8 with
 //    its own scale max|x'| / 127. kUint8 is for byte data (pixels): the scaler
 //    is folded into W and b (W' = W diag(s), b' = b - W' o for x' = (x - o) s),

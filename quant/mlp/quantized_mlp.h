@@ -11,8 +11,8 @@
 // after the last layer). Integer weight formats quantize the layer's input
 // activations to int8 inside qgemm: per row at run time (dynamic), or with a
 // fixed per-tensor scale and zero point calibrated on calibration data
-// (static: asymmetric uint8, the full 8 bits for ReLU outputs). Float
-// formats (f32, f16, bf16) keep float activations.
+// (static: asymmetric uint8, the full 8 bits for ReLU outputs). f32 and f16
+// keep float activations; bf16 rounds them to bf16 (quant/gemm.h).
 //
 // Weight quantizers:
 //  - kRtn: round to nearest with `range` (quant/range.h);

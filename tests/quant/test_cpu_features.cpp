@@ -26,9 +26,16 @@ TEST(CpuFeatures, BestPathIsSupportedAndReported) {
   // The emulation (a test build option) runs the AVX-VNNI kernels on any AVX2 CPU.
   EXPECT_EQ(kernel_path_supported(KernelPath::kAvxVnni),
             f.avx2 && f.fma && f.f16c && (f.avx_vnni || detail::kAvxVnniEmulated));
+  // Likewise the AVX-512 BF16 kernels.
+  EXPECT_EQ(kernel_path_supported(KernelPath::kAvx512Bf16),
+            detail::kAvx512Bf16Emulated
+                ? kernel_path_supported(KernelPath::kAvx2)
+                : kernel_path_supported(KernelPath::kAvx512Vnni) && f.avx512bf16);
 #endif
   // The best path is the highest supported one.
-  if (kernel_path_supported(KernelPath::kAvx512Vnni)) {
+  if (kernel_path_supported(KernelPath::kAvx512Bf16)) {
+    EXPECT_EQ(best_kernel_path(), KernelPath::kAvx512Bf16);
+  } else if (kernel_path_supported(KernelPath::kAvx512Vnni)) {
     EXPECT_EQ(best_kernel_path(), KernelPath::kAvx512Vnni);
   } else if (kernel_path_supported(KernelPath::kAvxVnni)) {
     EXPECT_EQ(best_kernel_path(), KernelPath::kAvxVnni);
@@ -40,13 +47,14 @@ TEST(CpuFeatures, BestPathIsSupportedAndReported) {
 
 TEST(CpuFeatures, ParseKernelPath) {
   for (KernelPath p : {KernelPath::kAuto, KernelPath::kScalar, KernelPath::kAvx2,
-                       KernelPath::kAvxVnni, KernelPath::kAvx512Vnni}) {
+                       KernelPath::kAvxVnni, KernelPath::kAvx512Vnni, KernelPath::kAvx512Bf16}) {
     EXPECT_EQ(parse_kernel_path(kernel_path_name(p)), p);
   }
   // Ranks order the paths (values are stable identifiers, not an order).
   EXPECT_LT(kernel_path_rank(KernelPath::kScalar), kernel_path_rank(KernelPath::kAvx2));
   EXPECT_LT(kernel_path_rank(KernelPath::kAvx2), kernel_path_rank(KernelPath::kAvxVnni));
   EXPECT_LT(kernel_path_rank(KernelPath::kAvxVnni), kernel_path_rank(KernelPath::kAvx512Vnni));
+  EXPECT_LT(kernel_path_rank(KernelPath::kAvx512Vnni), kernel_path_rank(KernelPath::kAvx512Bf16));
   EXPECT_THROW(parse_kernel_path("avx512"), InvalidArgument);
   EXPECT_THROW(parse_kernel_path(""), InvalidArgument);
 }
@@ -80,6 +88,13 @@ TEST(CpuFeatures, EnvironmentCanOnlyLowerThePath) {
       EXPECT_EQ(kernel_path_for_env("avxvnni", KernelPath::kAvx512Vnni, &note),
                 KernelPath::kAvxVnni);
     }
+  }
+  EXPECT_EQ(kernel_path_for_env("avx512bf16", KernelPath::kAvx2, &note), KernelPath::kAvx2);
+  EXPECT_EQ(kernel_path_for_env("avx512bf16", KernelPath::kAvxVnni, &note), KernelPath::kAvxVnni);
+  if (kernel_path_supported(KernelPath::kAvx512Bf16)) {
+    EXPECT_EQ(kernel_path_for_env("avx512bf16", KernelPath::kAvx512Bf16, &note),
+              KernelPath::kAvx512Bf16);
+    EXPECT_EQ(kernel_path_for_env("avx2", KernelPath::kAvx512Bf16, &note), KernelPath::kAvx2);
   }
 }
 

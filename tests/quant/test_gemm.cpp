@@ -12,6 +12,7 @@
 #include "elm/common/rng.h"
 #include "quant/cpu_features.h"
 #include "quant/gemm.h"
+#include "quant/half.h"
 #include "quant_test_util.h"
 
 // Counts heap allocations (replacing the global operator new for this test
@@ -43,7 +44,8 @@ namespace {
 
 std::vector<KernelPath> paths() {
   std::vector<KernelPath> p{KernelPath::kScalar};
-  for (KernelPath k : {KernelPath::kAvx2, KernelPath::kAvxVnni, KernelPath::kAvx512Vnni}) {
+  for (KernelPath k : {KernelPath::kAvx2, KernelPath::kAvxVnni, KernelPath::kAvx512Vnni,
+                       KernelPath::kAvx512Bf16}) {
     if (kernel_path_supported(k)) p.push_back(k);
   }
   return p;
@@ -96,9 +98,16 @@ QuantizedTensor integer_weights(QuantFormat f, Index n, Index k, std::uint64_t s
 }
 
 // y = x w^T + b in double from the dequantized weights (exact for integer data).
+// x rounded to bf16 values (the bf16 format's activations, quant/gemm.h).
+RowMatrixXf bf16_rounded(const RowMatrixXf& x) {
+  return x.unaryExpr([](float v) { return bfloat16_to_float(float_to_bfloat16(v)); });
+}
+
+// The product qgemm approximates, in double: bf16 weights see bf16 activations.
 RowMatrixXd exact_product(const RowMatrixXf& x, const QuantizedTensor& w, const VectorXf& b) {
   const RowMatrixXd wd = w.dequantize().cast<double>();
-  RowMatrixXd y = x.cast<double>() * wd.transpose();
+  const RowMatrixXf xr = w.format() == QuantFormat::kBF16 ? bf16_rounded(x) : x;
+  RowMatrixXd y = xr.cast<double>() * wd.transpose();
   for (Index i = 0; i < y.rows(); ++i) y.row(i) += b.cast<double>().transpose();
   return y;
 }
@@ -287,6 +296,50 @@ TEST(QGemm, FloatFormatsMatchTheirDequantizedProduct) {
   }
 }
 
+// bf16 weights see activations rounded to bf16 (nearest, ties to even) on
+// every path: exactly, since every product and (here) every sum is exact.
+TEST(QGemm, Bf16RoundsActivationsToNearestEvenOnEveryPath) {
+  // bf16 numbers near 1 are 2^-7 apart: 1 + 2^-8 is a tie (to 1), 1 + 3 * 2^-8
+  // a tie to the even 1 + 2^-6, 1 + 2^-8 + 2^-12 rounds up to 1 + 2^-7.
+  const float tie_down = 1.0f + 0x1p-8f, tie_up = 1.0f + 3 * 0x1p-8f,
+              above = 1.0f + 0x1p-8f + 0x1p-12f;
+  EXPECT_EQ(bfloat16_to_float(float_to_bfloat16(tie_down)), 1.0f);
+  EXPECT_EQ(bfloat16_to_float(float_to_bfloat16(tie_up)), 1.0f + 0x1p-6f);
+  EXPECT_EQ(bfloat16_to_float(float_to_bfloat16(above)), 1.0f + 0x1p-7f);
+  for (Index k : {1, 8, 31, 32, 33, 64, 95, 333}) {
+    const QuantizedTensor w =
+        QuantizedTensor::quantize(RowMatrixXf::Ones(11, k), QuantFormat::kBF16);
+    RowMatrixXf x(6, k);
+    x.row(0).setConstant(tie_down);
+    x.row(1).setConstant(tie_up);
+    x.row(2).setConstant(above);
+    x.row(3).setConstant(-tie_up);
+    for (Index j = 0; j < k; ++j) {
+      x(4, j) = j % 2 ? tie_down : -above;
+      x(5, j) = static_cast<float>(j % 7) - 3.0f + 0x1p-10f;  // rounds to the integer
+    }
+    const RowMatrixXd ex = exact_product(x, w, VectorXf::Zero(11));
+    const double kd = static_cast<double>(k);
+    EXPECT_EQ(ex(0, 0), kd);
+    EXPECT_EQ(ex(1, 0), kd * (1 + 0x1p-6));
+    for (KernelPath p : paths()) {
+      const RowMatrixXf y = qgemm(x, w, nullptr, opts(p));
+      ASSERT_EQ(y, ex.cast<float>()) << kernel_path_name(p) << " k=" << k;
+      // One row at a time: the same bits as in the batch.
+      for (Index i = 0; i < x.rows(); ++i)
+        ASSERT_EQ(qgemm(x.row(i), w, nullptr, opts(p)).row(0), y.row(i)) << kernel_path_name(p);
+    }
+  }
+  // A finite input beyond the largest bf16 (about 3.39e38) rounds to infinity.
+  const QuantizedTensor w1 = QuantizedTensor::quantize(RowMatrixXf::Ones(1, 3), QuantFormat::kBF16);
+  RowMatrixXf big(1, 3);
+  big << std::numeric_limits<float>::max(), 0.0f, 0.0f;
+  for (KernelPath p : paths()) {
+    EXPECT_EQ(qgemm(big, w1, nullptr, opts(p))(0, 0), std::numeric_limits<float>::infinity())
+        << kernel_path_name(p);
+  }
+}
+
 // Extreme codes: every int8 activation at +-127 (or -128 / 127 for uint8
 // codes 0 / 255) against weights at +-127; K large enough that the int32
 // lanes must be folded into int64 (1.2M columns).
@@ -392,7 +445,8 @@ TEST(QGemm, RejectsBadArguments) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("zero_point"), std::string::npos);
   }
-  for (KernelPath p : {KernelPath::kAvx2, KernelPath::kAvxVnni, KernelPath::kAvx512Vnni}) {
+  for (KernelPath p : {KernelPath::kAvx2, KernelPath::kAvxVnni, KernelPath::kAvx512Vnni,
+                       KernelPath::kAvx512Bf16}) {
     if (!kernel_path_supported(p)) {
       EXPECT_THROW(qgemm(x, w, nullptr, opts(p)), InvalidArgument);
     }

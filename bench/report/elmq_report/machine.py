@@ -56,7 +56,9 @@ def _simd_path(simd: list[str], reported: list[str]) -> dict:
     flags = set(simd)
     best = "avx2" if {"avx2", "fma", "f16c"} <= flags else "scalar"
     # quant/cpu_features.cpp's choice, highest first
-    if best == "avx2" and {"avx512f", "avx512bw", "avx512_vnni"} <= flags:
+    if best == "avx2" and {"avx512f", "avx512bw", "avx512_vnni", "avx512_bf16"} <= flags:
+        best = "avx512bf16"
+    elif best == "avx2" and {"avx512f", "avx512bw", "avx512_vnni"} <= flags:
         best = "avx512vnni"
     elif best == "avx2" and "avx_vnni" in flags:
         best = "avxvnni"
