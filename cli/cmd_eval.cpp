@@ -14,6 +14,7 @@
 #include "elm/common/errors.h"
 #include "elm/common/parallel.h"
 #include "elm/common/serialize.h"
+#include "quant/cpu_features.h"
 
 namespace elmq {
 namespace cli {
@@ -116,6 +117,8 @@ int run_eval(const Args& args) {
     j.field("data", data.description).field("rows", x.rows()).field("n_features", x.cols());
     j.field(metric, score);
     j.field("threads", threads).field("threads_used", resolve_threads(threads));
+    j.field("kernel_path", kernel_path_name(active_kernel_path()));
+    j.field("kernel_dispatch", kernel_dispatch_report());
     j.field("batch_repeats", reps).field("batch_seconds", batch_seconds);
     j.field("rows_per_second", rows_per_second);
     j.field("latency_rows", n_lat);
@@ -135,6 +138,7 @@ int run_eval(const Args& args) {
             << (threads == 0 ? std::string("all cores")
                              : std::to_string(threads) + (threads == 1 ? " thread" : " threads"))
             << ")\n";
+  std::cout << "kernels:    " << kernel_dispatch_report() << "\n";
   if (n_lat > 0) {
     std::cout << "latency:    p50 " << fixed(p50, 2) << " us, p99 " << fixed(p99, 2)
               << " us (one row at a time, " << n_lat << " rows)\n";

@@ -21,7 +21,7 @@ from ._datasets import dataset_names, load_dataset
 from ._estimators import DEFAULT_SEED, EXPECTED_FAILED_CHECKS, ELMClassifier, ELMRegressor
 from ._persistence import from_core_model, load
 from ._online import OnlineELMClassifier
-from ._quant import MLPClassifier, QuantizedModel, quant_formats, quantize
+from ._quant import MLPClassifier, QuantizedModel, kernel_info, quant_formats, quantize
 
 __version__: str = _core.__version__
 
@@ -33,6 +33,7 @@ __all__ = [
     "quantize",
     "QuantizedModel",
     "quant_formats",
+    "kernel_info",
     "load",
     "from_core_model",
     "load_dataset",

@@ -38,12 +38,25 @@ from ._estimators import (
     _to_core_labels,
 )
 
-__all__ = ["quantize", "QuantizedModel", "MLPClassifier", "quant_formats"]
+__all__ = ["quantize", "QuantizedModel", "MLPClassifier", "quant_formats", "kernel_info"]
 
 
 def quant_formats() -> list[str]:
     """Every storage format name, as :func:`quantize` and the CLI accept them."""
     return list(_core.quant_format_names())
+
+
+def kernel_info() -> dict[str, str]:
+    """Which kernels the quantized products run on this machine.
+
+    ``{"path": ..., "report": ...}``: ``path`` is one of ``scalar``, ``avx2``,
+    ``avxvnni``, ``avx512vnni``, ``avx512bf16`` (chosen once per process from
+    the CPU; the environment variable ``ELMQ_KERNEL_PATH``, read at that moment,
+    can lower it); ``report`` adds the CPU features and the variable's effect,
+    e.g. ``"avx2 (cpu: avx2 fma f16c; ELMQ_KERNEL_PATH unset)"``. Worth printing
+    beside any timing of a quantized model.
+    """
+    return {"path": _core.kernel_path(), "report": _core.kernel_dispatch_report()}
 
 
 class _Labels:

@@ -18,6 +18,7 @@
 #include "python/src/bindings.h"
 #include "quant/elm/quantize_elm.h"
 #include "quant/elm/quantized_elm.h"
+#include "quant/cpu_features.h"
 #include "quant/formats.h"
 #include "quant/mlp/mlp.h"
 #include "quant/mlp/quantized_mlp.h"
@@ -115,6 +116,12 @@ void bind_quantized_elm(py::module_& m) {
     for (QuantFormat f : all_formats()) names.push_back(format_name(f));
     return names;
   }, "Every storage format, as quantize() and the CLI name them.");
+  m.def("kernel_path", [] { return std::string(kernel_path_name(active_kernel_path())); },
+        "The kernel path quantized products use: scalar, avx2, avxvnni, avx512vnni or\n"
+        "avx512bf16 (the best the CPU supports, lowered by ELMQ_KERNEL_PATH when the\n"
+        "first product ran).");
+  m.def("kernel_dispatch_report", &kernel_dispatch_report,
+        "The kernel path with the CPU features and ELMQ_KERNEL_PATH behind the choice.");
 
   py::class_<QuantizedElm> cls(
       m, "QuantizedElm",

@@ -1,6 +1,9 @@
 """elmq.quantize, QuantizedModel and MLPClassifier on real data (scikit-learn's digits)."""
 
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -137,6 +140,19 @@ def test_quantize_rejects_bad_arguments(digits, elm):
     with pytest.raises(ValueError, match="expected"):
         q.predict(Xte[:, :10])
     assert "int3" in elmq.quant_formats()
+
+
+def test_kernel_info_names_the_path_and_the_environment_can_lower_it():
+    info = elmq.kernel_info()
+    assert info["path"] in {"scalar", "avx2", "avxvnni", "avx512vnni", "avx512bf16"}
+    assert info["report"].startswith(info["path"] + " (cpu: ")
+    # Chosen once per process: ask a new one with ELMQ_KERNEL_PATH set.
+    code = "import elmq; i = elmq.kernel_info(); print(i['path']); print(i['report'])"
+    env = {**os.environ, "ELMQ_KERNEL_PATH": "scalar"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0] == "scalar"
+    assert "ELMQ_KERNEL_PATH=scalar" in out[1]
 
 
 # ---------------------------------------------------------------- MLP

@@ -138,8 +138,16 @@ PY
 check "eval fields" \
   'j["rows"] == 90 and j["rows_per_second"] > 0 and j["latency_rows"] == 50 and 0 < j["latency_p50_us"] <= j["latency_p99_us"]' \
   eval.json
+check "eval kernel path" \
+  'j["kernel_path"] in ("scalar", "avx2", "avxvnni", "avx512vnni", "avx512bf16") and j["kernel_dispatch"].startswith(j["kernel_path"])' \
+  eval.json
+ELMQ_KERNEL_PATH=scalar "$ELMQ" eval model.elmq --csv test.csv --json --min-time 0.01 --threads 1 \
+  >evals.json 2>err.txt || bad "eval with ELMQ_KERNEL_PATH=scalar: $(cat err.txt)"
+check "ELMQ_KERNEL_PATH lowers eval's path" \
+  'j["kernel_path"] == "scalar" and "ELMQ_KERNEL_PATH=scalar" in j["kernel_dispatch"]' evals.json
 run_ok "eval text" "$ELMQ" eval model.elmq --csv test.csv --latency-rows 10 --min-time 0.01 --threads 1
 grep -q '^latency: *p50' out.txt && ok "eval text latency" || bad "eval text: $(cat out.txt)"
+grep -q '^kernels: *[a-z0-9]* (cpu: ' out.txt && ok "eval text kernels" || bad "eval text: $(cat out.txt)"
 run_ok "eval regression" "$ELMQ" eval reg.elmq --csv reg.csv --json --min-time 0.01 --threads 1
 cp out.txt evalreg.json
 check "eval regression r2" 'j["r2"] > 0.9' evalreg.json

@@ -63,8 +63,8 @@ def _simd_path(simd: list[str], reported: list[str]) -> dict:
     elif best == "avx2" and "avx_vnni" in flags:
         best = "avxvnni"
     forced = os.environ.get("ELMQ_KERNEL_PATH")
-    return {"path": best, "source": "inferred from /proc/cpuinfo (the elmq tools do not report "
-                                    "their kernel path)",
+    return {"path": best, "source": "inferred from /proc/cpuinfo (no elmq eval reported its "
+                                    "kernel path)",
             "ELMQ_KERNEL_PATH": forced or "unset"}
 
 
