@@ -273,8 +273,9 @@ void half_product(const ConstMatrixRef& x, const QuantizedTensor& w, const float
     if (threads <= 1 || m < 128) {
       round_rows_to_bf16(x, 0, m, rounded);
     } else {
-      parallel_for_range(m, 64, threads,
-                         [&](std::int64_t b, std::int64_t e) { round_rows_to_bf16(x, b, e, rounded); });
+      parallel_for_range(m, 64, threads, [&](std::int64_t b, std::int64_t e) {
+        round_rows_to_bf16(x, b, e, rounded);
+      });
     }
     xd = rounded;
     x_stride = k;
