@@ -34,6 +34,12 @@ def check_results(out: Path, results: dict) -> list[str]:
     failed = [r for r in results["runs"] if r["status"] == "failed"]
     problems += [f"run failed: {r['dataset']} {r['model']} {r['format']}: {r['message']}"
                  for r in failed]
+    # Runs measured by `elmq eval` report the kernel path, so the machine table need not infer it.
+    if any(r["status"] == "ok" and r.get("kernel_path") for r in results["runs"]):
+        if results["machine"]["simd_path"].get("source") != "reported by elmq":
+            problems.append(f"machine.simd_path not from the runs: {results['machine']['simd_path']}")
+    elif any(r["status"] == "ok" and not r["cached"] for r in results["runs"]):
+        problems.append("no run reports its kernel path (elmq eval --json: kernel_path)")
     for name in ("index.html", "report.md", "results.json"):
         if not (out / name).is_file():
             problems.append(f"missing {name}")
