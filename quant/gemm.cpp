@@ -19,6 +19,12 @@ float* detail::scratch_floats(std::int64_t n) {
   return buffer.data();
 }
 
+std::uint8_t* detail::scratch_bytes(std::int64_t n) {
+  thread_local AlignedVector<std::uint8_t> buffer;
+  if (buffer.size() < static_cast<std::size_t>(n)) buffer.resize(static_cast<std::size_t>(n));
+  return buffer.data();
+}
+
 void ActivationQuant::validate() const {
   ELMQ_CHECK_ARG(mode == Mode::kDynamic || mode == Mode::kStatic || mode == Mode::kStaticAsymmetric,
                  "ActivationQuant: mode must be kDynamic (0), kStatic (1) or kStaticAsymmetric "
@@ -242,7 +248,8 @@ void integer_product(const ConstMatrixRef& x, const QuantizedTensor& w, const fl
 
 // x rounded to bf16 values (nearest, ties to even), as float: the bf16
 // format's activations on every path. Integer arithmetic on the bits, which
-// the compiler vectorizes; finite inputs above the largest bf16 become +-Inf.
+// the compiler vectorizes; |x| from the midpoint above the largest bf16
+// (about 3.3961e38) up becomes +-Inf.
 void round_rows_to_bf16(const ConstMatrixRef& x, Index r0, Index r1, float* dst) {
   const Index k = x.cols();
   for (Index i = r0; i < r1; ++i) {

@@ -10,8 +10,8 @@
 //    product of two bf16 numbers is exact in float, accumulation in float.
 //    So the paths differ by the order of the float sums only, and the
 //    AVX-512 BF16 path (vdpbf16ps, twice the float FMA's multiply-adds) gives
-//    what the others give. A finite |x| above the largest bf16 (about
-//    3.39e38) rounds to infinity.
+//    what the others give, except that it treats subnormal values (below
+//    2^-126) as zero. |x| from about 3.3961e38 up rounds to infinity.
 //  - integer formats: each row of X is quantized to int8 codes a with
 //    x ~= s * (a - z) (ActivationQuant; padding columns get a = z), then
 //    integer dot products with the weight codes c are computed exactly, per

@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
-#include <vector>
 
 #include "quant/detail/kernels.h"
 
@@ -812,14 +811,12 @@ void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64
     for (; m < m1; ++m) {
       i64 n = n0;
       if constexpr (std::is_same_v<F, FmtTernary>) {
-        thread_local std::vector<std::int8_t> quarters;
         const i64 quads = w.blocks_per_row / 4;
-        if (quarters.size() < static_cast<std::size_t>(128 * quads))
-          quarters.resize(static_cast<std::size_t>(128 * quads));
-        ternary_quarters(a.q + m * a.q_stride, quads, quarters.data());
+        auto* quarters = reinterpret_cast<std::int8_t*>(scratch_bytes(128 * quads));
+        ternary_quarters(a.q + m * a.q_stride, quads, quarters);
         for (; n + kTernaryRowCols <= n1; n += kTernaryRowCols)
-          ternary_row<kTernaryRowCols>(a, quarters.data(), w, m, n, out);
-        for (; n < n1; ++n) ternary_row<1>(a, quarters.data(), w, m, n, out);
+          ternary_row<kTernaryRowCols>(a, quarters, w, m, n, out);
+        for (; n < n1; ++n) ternary_row<1>(a, quarters, w, m, n, out);
       } else {
         for (; n + C1 <= n1; n += C1) channel_tile<F, 1, C1>(a, w, m, n, out);
         for (; n < n1; ++n) channel_tile<F, 1, 1>(a, w, m, n, out);

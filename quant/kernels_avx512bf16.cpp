@@ -9,7 +9,10 @@
 // does 16. The driver (quant/gemm.cpp) has already rounded the activations
 // to bf16 values (the bf16 format's contract on every path), so packing them
 // into bf16 codes here is exact, and every product is exact in fp32 (8-bit by
-// 8-bit significands): the paths differ only in the order of the fp32 sums.
+// 8-bit significands): the paths differ only in the order of the fp32 sums,
+// and in one more way: vdpbf16ps treats subnormal inputs and results as zero
+// (|values| below 2^-126, far below any weight or activation elmq produces),
+// where the other paths and the emulation keep them.
 // Each output accumulates 16 lanes over K in steps of 32, then one reduction,
 // whatever the tile: single rows and batches give the same bits.
 //
@@ -150,18 +153,19 @@ void bf16_gemm(const float* x, i64 x_stride, const QWeights& w, i64 m0, i64 m1, 
                const QOut& out) {
   // Pack this task's rows once (exact: the driver rounded them to bf16 values).
   const i64 k = w.cols, stride = (k + kStep - 1) / kStep * kStep;
-  auto* codes = reinterpret_cast<std::uint16_t*>(scratch_floats((m1 - m0) * stride / 2));
+  std::uint8_t* bytes = scratch_bytes(2 * (m1 - m0) * stride);
   for (i64 m = m0; m < m1; ++m) {
     const float* xr = x + m * x_stride;
-    std::uint16_t* cr = codes + (m - m0) * stride;
+    std::uint8_t* cr = bytes + 2 * (m - m0) * stride;
     for (i64 j = 0; j < k; ++j) {
       std::uint32_t bits;
       std::memcpy(&bits, xr + j, 4);
-      cr[j] = static_cast<std::uint16_t>(bits >> 16);
+      const auto code = static_cast<std::uint16_t>(bits >> 16);
+      std::memcpy(cr + 2 * j, &code, 2);
     }
-    for (i64 j = k; j < stride; ++j) cr[j] = 0;
+    std::memset(cr + 2 * k, 0, static_cast<std::size_t>(2 * (stride - k)));
   }
-  const Packed a{codes, stride};
+  const Packed a{reinterpret_cast<const std::uint16_t*>(bytes), stride};
   // 4 x 4 accumulators for batches, 1 x 8 for single rows (of 32 ZMM registers).
   constexpr int R = 4, C = 4, C1 = 8;
   i64 m = m0;

@@ -108,6 +108,10 @@ struct KernelTable {
 /// A buffer of at least n floats owned by the calling thread, valid until its
 /// next call on that thread (kernel working memory; defined in quant/gemm.cpp).
 float* scratch_floats(std::int64_t n);
+/// The same for n bytes (a separate buffer). Both grow to the largest request
+/// their kernels make, which the driver's tiling bounds (at most 512 rows of
+/// activations or weights per task).
+std::uint8_t* scratch_bytes(std::int64_t n);
 
 extern const KernelTable kKernelsRef;
 /// Defined only when the library is built for x86-64; call only if the CPU has AVX2+FMA+F16C.

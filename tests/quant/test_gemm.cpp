@@ -316,7 +316,7 @@ TEST(QGemm, Bf16RoundsActivationsToNearestEvenOnEveryPath) {
     x.row(3).setConstant(-tie_up);
     for (Index j = 0; j < k; ++j) {
       x(4, j) = j % 2 ? tie_down : -above;
-      x(5, j) = static_cast<float>(j % 7) - 3.0f + 0x1p-10f;  // rounds to the integer
+      x(5, j) = static_cast<float>(j % 7) + 1.0f + 0x1p-10f;  // rounds to the integer
     }
     const RowMatrixXd ex = exact_product(x, w, VectorXf::Zero(11));
     const double kd = static_cast<double>(k);
@@ -330,7 +330,7 @@ TEST(QGemm, Bf16RoundsActivationsToNearestEvenOnEveryPath) {
         ASSERT_EQ(qgemm(x.row(i), w, nullptr, opts(p)).row(0), y.row(i)) << kernel_path_name(p);
     }
   }
-  // A finite input beyond the largest bf16 (about 3.39e38) rounds to infinity.
+  // A finite input from the midpoint above the largest bf16 (about 3.3961e38) rounds to infinity.
   const QuantizedTensor w1 = QuantizedTensor::quantize(RowMatrixXf::Ones(1, 3), QuantFormat::kBF16);
   RowMatrixXf big(1, 3);
   big << std::numeric_limits<float>::max(), 0.0f, 0.0f;
