@@ -47,6 +47,14 @@ endfunction()
 
 # elmq_add_gtest(<target> SOURCES a.cpp b.cpp LIBS elmq::elm ...)
 # One GoogleTest executable, registered with CTest test by test.
+# Test time limits, in seconds times ELMQ_TEST_TIMEOUT_SCALE (a sanitizer
+# build runs several times slower: scripts/sanitize.sh sets 10).
+set(ELMQ_TEST_TIMEOUT_SCALE 1 CACHE STRING "Factor applied to every test's time limit")
+function(elmq_test_timeout seconds)
+  math(EXPR t "${seconds} * ${ELMQ_TEST_TIMEOUT_SCALE}")
+  set_tests_properties(${ARGN} PROPERTIES TIMEOUT ${t})
+endfunction()
+
 function(elmq_add_gtest target)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${target} ${ARG_SOURCES})
@@ -55,5 +63,6 @@ function(elmq_add_gtest target)
   target_compile_definitions(${target} PRIVATE ELMQ_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   elmq_executable_defaults(${target})
   include(GoogleTest)
-  gtest_discover_tests(${target} DISCOVERY_TIMEOUT 120 PROPERTIES TIMEOUT 600)
+  math(EXPR timeout "600 * ${ELMQ_TEST_TIMEOUT_SCALE}")
+  gtest_discover_tests(${target} DISCOVERY_TIMEOUT 120 PROPERTIES TIMEOUT ${timeout})
 endfunction()

@@ -27,7 +27,7 @@ if command -v ccache >/dev/null; then
 fi
 cmake -S "$ROOT" -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DELMQ_ASSERTIONS=ON \
   -DELMQ_NATIVE=ON -DELMQ_USE_BLAS=OFF -DELMQ_BUILD_BENCH=OFF -DELMQ_AVXVNNI_EMULATION=ON \
-  -DELMQ_AVX512BF16_EMULATION=ON \
+  -DELMQ_AVX512BF16_EMULATION=ON -DELMQ_TEST_TIMEOUT_SCALE=10 \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
   "${launcher[@]}" >/dev/null
 cmake --build build/asan -j"$JOBS"
