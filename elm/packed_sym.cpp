@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <type_traits>
 
 namespace elmq::detail {
 
@@ -194,30 +195,58 @@ void packed_sym_rank_update_rows(T* packed, Index lp, double alpha, const T* coe
   // 1 MiB in double at L = 2000, m = 64).
   const Index chunk = std::max<Index>(
       1, (Index{128} << 10) / (std::max<Index>(m, 1) * kT * static_cast<Index>(sizeof(T))));
-  for (Index g0 = (b_begin / chunk) * chunk; g0 < groups; g0 += chunk) {
-    const Index g1 = std::min(groups, g0 + chunk);
-    for (Index bb = b_begin; bb < std::min(g1, b_end); ++bb) {
-      const T* a_grp = scratch.row(bb).data() + kT * q0;
-      for (Index g = std::max(bb, g0); g < g1; ++g) {
-        T* tile = tile_ptr(packed, bb, g - bb, lp);
-        const T* b_grp = scratch.row(g).data() + kT * q0;
-        for (Index p = 0; p < kT; p += W) {
-          // The terms are summed apart from Q (each added into |Q| directly
-          // would round at Q's scale), then added once.
-          P acc[kT];
-          for (Index r = 0; r < kT; ++r) acc[r] = pset1<P>(T(0));
-          const T* aq = a_grp;
-          const T* bq = b_grp + p;
-          for (Index q = 0; q < m; ++q, aq += kT, bq += kT) {
+  // Doubles, up to kMaxSplatTerms terms: a block row's values and the
+  // coefficients are splat into whole packets once (abuf, cbuf) and read by
+  // plain loads in the loop below. On Zen 2/3 a broadcast load of a double is
+  // a load and a shuffle, and those shuffles bounded the double update
+  // (BM_PackedRankUpdate64F64). The same products in the same order either
+  // way, so the results are the same bits.
+  constexpr Index kMaxSplatTerms = 64;
+  alignas(64) P abuf[kMaxSplatTerms * kT];
+  alignas(64) P cbuf[kMaxSplatTerms];
+  constexpr bool kSplat = sizeof(T) == 8;  // float broadcasts are plain loads already
+  if (kSplat && m <= kMaxSplatTerms) {
+    for (Index q = 0; q < m; ++q) cbuf[q] = pset1<P>(coef[q]);
+  }
+  auto tiles = [&](auto splat, Index g0, Index g1, Index bb) {
+    const T* a_grp = scratch.row(bb).data() + kT * q0;
+    if constexpr (decltype(splat)::value) {
+      for (Index i = 0; i < m * kT; ++i) abuf[i] = pset1<P>(a_grp[i]);
+    }
+    for (Index g = std::max(bb, g0); g < g1; ++g) {
+      T* tile = tile_ptr(packed, bb, g - bb, lp);
+      const T* b_grp = scratch.row(g).data() + kT * q0;
+      for (Index p = 0; p < kT; p += W) {
+        // The terms are summed apart from Q (each added into |Q| directly
+        // would round at Q's scale), then added once.
+        P acc[kT];
+        for (Index r = 0; r < kT; ++r) acc[r] = pset1<P>(T(0));
+        const T* aq = a_grp;
+        const T* bq = b_grp + p;
+        for (Index q = 0; q < m; ++q, aq += kT, bq += kT) {
+          if constexpr (decltype(splat)::value) {
+            const P bv = pmul(ploadu<P>(bq), cbuf[q]);
+            for (Index r = 0; r < kT; ++r) acc[r] = pmadd(abuf[kT * q + r], bv, acc[r]);
+          } else {
             const P bv = pmul(ploadu<P>(bq), pset1<P>(coef[q]));
             for (Index r = 0; r < kT; ++r) acc[r] = pmadd(pset1<P>(aq[r]), bv, acc[r]);
           }
-          for (Index r = 0; r < kT; ++r) {
-            T* dst = tile + kT * r + p;
-            pstoreu(dst, pmadd(ploadu<P>(dst), alpha_p, acc[r]));
-          }
         }
-        if (g == bb) symmetrize_tile(tile);
+        for (Index r = 0; r < kT; ++r) {
+          T* dst = tile + kT * r + p;
+          pstoreu(dst, pmadd(ploadu<P>(dst), alpha_p, acc[r]));
+        }
+      }
+      if (g == bb) symmetrize_tile(tile);
+    }
+  };
+  for (Index g0 = (b_begin / chunk) * chunk; g0 < groups; g0 += chunk) {
+    const Index g1 = std::min(groups, g0 + chunk);
+    for (Index bb = b_begin; bb < std::min(g1, b_end); ++bb) {
+      if (kSplat && m <= kMaxSplatTerms) {
+        tiles(std::true_type(), g0, g1, bb);
+      } else {
+        tiles(std::false_type(), g0, g1, bb);
       }
     }
   }
