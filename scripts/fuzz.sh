@@ -11,8 +11,7 @@
 # build/fuzz/findings/ (emptied at each run) and the exit status is 1; copy it
 # into tests/fuzz/regressions/<target>/ with the fix, so that CI replays it.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"  # ROOT, JOBS, launcher
 SECONDS_EACH="${1:-300}"
 shift || true
 TARGETS=("$@")
@@ -20,15 +19,10 @@ if ((${#TARGETS[@]} == 0)); then TARGETS=(model_file data); fi
 
 "$ROOT/scripts/setup.sh" clang-14 libclang-rt-14-dev libomp-14-dev
 
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
-fi
 CXX=clang++-14 cmake -S "$ROOT" -B build/fuzz -DCMAKE_BUILD_TYPE=Release -DELMQ_BUILD_FUZZERS=ON \
   -DELMQ_ASSERTIONS=ON -DELMQ_USE_BLAS=OFF -DELMQ_BUILD_TESTS=OFF -DELMQ_BUILD_BENCH=OFF \
   -DELMQ_BUILD_EXAMPLES=OFF -DELMQ_BUILD_CLI=OFF "${launcher[@]}" >/dev/null
-cmake --build build/fuzz -j"$(nproc)"
+cmake --build build/fuzz -j"$JOBS"
 
 rm -rf build/fuzz/findings  # this run's findings only (past ones live in tests/fuzz/regressions)
 mkdir -p build/fuzz/findings

@@ -8,20 +8,11 @@
 # --only elm, --datasets digits,iris, ... (see --help).
 # Environment: ELMQ_JOBS (build jobs), ELMQ_REPORT_NO_TORCH=1 (skip PyTorch).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${ELMQ_VENV:-$ROOT/.venv}"
-JOBS="${ELMQ_JOBS:-$(nproc)}"
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"  # ROOT, VENV, JOBS, launcher
 for a in "$@"; do
   if [[ $a == -h || $a == --help ]]; then exec "$VENV/bin/python" bench/report/run_report.py --help; fi
 done
 "$ROOT/scripts/setup.sh"
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  # Relative paths in ccache's keys: clones in other folders share the cache.
-  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
-fi
 echo "report: building elmq (Release, build/release)"
 cmake -S "$ROOT" -B build/release -DCMAKE_BUILD_TYPE=Release -DELMQ_NATIVE=ON "${launcher[@]}" >/dev/null
 cmake --build build/release -j"$JOBS" --target elmq_cli

@@ -12,19 +12,10 @@
 # UBSan stops at its first report and ASan reports leaks, so any finding fails
 # the run (exit status of CTest).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${ELMQ_VENV:-$ROOT/.venv}"
-JOBS="${ELMQ_JOBS:-$(nproc)}"
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"  # ROOT, VENV, JOBS, launcher
 
 "$ROOT/scripts/setup.sh"
 export VIRTUAL_ENV="$VENV"  # lets the C++ data registry find scikit-learn's data sets
-
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
-fi
 cmake -S "$ROOT" -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DELMQ_ASSERTIONS=ON \
   -DELMQ_NATIVE=ON -DELMQ_USE_BLAS=OFF -DELMQ_BUILD_BENCH=OFF -DELMQ_AVXVNNI_EMULATION=ON \
   -DELMQ_AVX512BF16_EMULATION=ON -DELMQ_TEST_TIMEOUT_SCALE=10 \

@@ -10,20 +10,10 @@
 #   4. the Python package (pip install .) and its pytest suite.
 # Environment: ELMQ_JOBS (parallel jobs), ELMQ_SKIP_PORTABLE=1, ELMQ_SKIP_PYTHON=1.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${ELMQ_VENV:-$ROOT/.venv}"
-JOBS="${ELMQ_JOBS:-$(nproc)}"
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"  # ROOT, VENV, JOBS, launcher
 
 "$ROOT/scripts/setup.sh"
 export VIRTUAL_ENV="$VENV"  # lets the C++ data registry find scikit-learn's data sets
-
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  # Relative paths in ccache's keys: clones in other folders share the cache.
-  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
-fi
 
 step() { echo; echo "=== test: $* ($(date +%H:%M:%S))"; }
 
