@@ -19,6 +19,12 @@
 // per-channel and ternary weights (unsigned codes, below) use vpdpbusd too
 // for batches; every other format, single rows of those two, and the
 // activation quantization run the AVX2 kernels.
+// GCC 12 reports its own AVX-512 headers' _mm512_undefined_* placeholders as
+// uninitialized values (false positives, dozens per build) once inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstdint>
