@@ -460,6 +460,41 @@ inline void add_group_terms(const float* gs, i64 count, const float (&f)[C][8],
   for (int c = 0; c < C; ++c) cacc[c] = _mm256_fmadd_ps(av, _mm256_maskload_ps(f[c], mask), cacc[c]);
 }
 
+// Single-row paths: dot[c] = the int32 lanes of group g's integer dot product
+// of activation row ar and weight row wr[c] (blocks of kHeader + kBytes bytes),
+// as grouped_tile forms them.
+template <class F, int C>
+inline void group_dots(const std::int8_t* ar, const std::uint8_t* const (&wr)[C], i64 g,
+                       __m256i (&dot)[C]) {
+  using D = typename F::Dec;
+  constexpr i64 kBlock = F::kHeader + D::kBytes;
+  const __m256i ones = _mm256_set1_epi16(1);
+  if constexpr (D::kNV == 1) {
+    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk));
+    __m256i aa = av;
+    if constexpr (F::kSigned) aa = _mm256_abs_epi8(av);
+    for (int c = 0; c < C; ++c) {
+      const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, 0);
+      const __m256i p = F::kSigned ? _mm256_maddubs_epi16(aa, _mm256_sign_epi8(wv, av))
+                                   : _mm256_maddubs_epi16(wv, av);
+      dot[c] = _mm256_madd_epi16(p, ones);
+    }
+  } else {
+    static_assert(!F::kSigned, "multi-vector groups hold unsigned codes");
+    __m256i s16[C];
+    for (int c = 0; c < C; ++c) s16[c] = _mm256_setzero_si256();
+    for (int v = 0; v < D::kNV; ++v) {
+      const __m256i av =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk + 32 * v));
+      for (int c = 0; c < C; ++c) {
+        const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, v);
+        s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(wv, av));
+      }
+    }
+    for (int c = 0; c < C; ++c) dot[c] = _mm256_madd_epi16(s16[c], ones);
+  }
+}
+
 inline std::uint16_t u16_at(const std::uint8_t* p) {
   std::uint16_t v;
   std::memcpy(&v, p, 2);
@@ -637,7 +672,6 @@ void grouped_row_asym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOu
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
   const std::int8_t* ar = a.q + m * a.q_stride;
   const float* gs = a.gsum + m * a.gsum_stride;
-  const __m256i ones = _mm256_set1_epi16(1);
   [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
   __m256 acc[C], cacc[C];
   for (int c = 0; c < C; ++c) acc[c] = cacc[c] = _mm256_setzero_ps();
@@ -647,25 +681,7 @@ void grouped_row_asym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOu
     for (i64 g = g0; g < ge; ++g) {
       if constexpr (kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
       __m256i dot[C];
-      if constexpr (D::kNV == 1) {
-        const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk));
-        for (int c = 0; c < C; ++c) {
-          const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, 0);
-          dot[c] = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, av), ones);
-        }
-      } else {
-        __m256i s16[C];
-        for (int c = 0; c < C; ++c) s16[c] = _mm256_setzero_si256();
-        for (int v = 0; v < D::kNV; ++v) {
-          const __m256i av =
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk + 32 * v));
-          for (int c = 0; c < C; ++c) {
-            const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, v);
-            s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(wv, av));
-          }
-        }
-        for (int c = 0; c < C; ++c) dot[c] = _mm256_madd_epi16(s16[c], ones);
-      }
+      group_dots<F, C>(ar, wr, g, dot);
       for (int c = 0; c < C; ++c) {
         std::int32_t hdr;
         std::memcpy(&hdr, wr[c] + g * kBlock, 4);
@@ -706,7 +722,6 @@ void grouped_row_sym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
   const std::int8_t* ar = a.q + m * a.q_stride;
   [[maybe_unused]] const float* gs = a.gsum + m * a.gsum_stride;
-  const __m256i ones = _mm256_set1_epi16(1);
   [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
   __m256 acc[C], cacc[C];
   for (int c = 0; c < C; ++c) acc[c] = cacc[c] = _mm256_setzero_ps();
@@ -717,31 +732,7 @@ void grouped_row_sym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut
     for (i64 g = g0; g < ge; ++g) {
       if constexpr (kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
       __m256i dot[C];
-      if constexpr (D::kNV == 1) {
-        const __m256i av =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk));
-        __m256i aa = av;
-        if constexpr (F::kSigned) aa = _mm256_abs_epi8(av);
-        for (int c = 0; c < C; ++c) {
-          const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, 0);
-          const __m256i p = F::kSigned ? _mm256_maddubs_epi16(aa, _mm256_sign_epi8(wv, av))
-                                       : _mm256_maddubs_epi16(wv, av);
-          dot[c] = _mm256_madd_epi16(p, ones);
-        }
-      } else {
-        static_assert(!F::kSigned, "multi-vector groups hold unsigned codes");
-        __m256i s16[C];
-        for (int c = 0; c < C; ++c) s16[c] = _mm256_setzero_si256();
-        for (int v = 0; v < D::kNV; ++v) {
-          const __m256i av =
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk + 32 * v));
-          for (int c = 0; c < C; ++c) {
-            const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, v);
-            s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(wv, av));
-          }
-        }
-        for (int c = 0; c < C; ++c) dot[c] = _mm256_madd_epi16(s16[c], ones);
-      }
+      group_dots<F, C>(ar, wr, g, dot);
       for (int c = 0; c < C; ++c) {
         const float d = half_at(wr[c] + g * kBlock);
         if constexpr (kAfter) dbuf[c][g - g0] = d;
