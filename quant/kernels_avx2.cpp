@@ -452,46 +452,58 @@ inline __m256i first_lanes(i64 count) {
 // Single-row paths: cacc[c] += A_g * f[c][g] for the `count` groups of a
 // chunk of 8 (A_g: activation code sums at gs; f: a per-group factor of each
 // weight row, buffered as the chunk's groups were read), in grouped_tile's order.
+// (Measured: building f in registers instead, as headers_tail does, was slower
+// for these formats' long groups: 1 x 784 x 2000 INT4-g128 56 -> 64 us.)
 template <int C>
 inline void add_group_terms(const float* gs, i64 count, const float (&f)[C][8],
                             __m256 (&cacc)[C]) {
   const __m256i mask = first_lanes(count);
   const __m256 av = _mm256_maskload_ps(gs, mask);
-  for (int c = 0; c < C; ++c) cacc[c] = _mm256_fmadd_ps(av, _mm256_maskload_ps(f[c], mask), cacc[c]);
+  for (int c = 0; c < C; ++c)
+    cacc[c] = _mm256_fmadd_ps(av, _mm256_maskload_ps(f[c], mask), cacc[c]);
 }
 
-// Single-row paths: dot[c] = the int32 lanes of group g's integer dot product
-// of activation row ar and weight row wr[c] (blocks of kHeader + kBytes bytes),
-// as grouped_tile forms them.
-template <class F, int C>
-inline void group_dots(const std::int8_t* ar, const std::uint8_t* const (&wr)[C], i64 g,
-                       __m256i (&dot)[C]) {
+// dot[r][c] = the int32 lanes of group g's integer dot product of activation
+// row ar[r] and weight row wr[c] (blocks of kHeader + kBytes bytes).
+template <class F, int R, int C>
+inline void group_dots(const std::int8_t* const (&ar)[R], const std::uint8_t* const (&wr)[C],
+                       i64 g, __m256i (&dot)[R][C]) {
   using D = typename F::Dec;
   constexpr i64 kBlock = F::kHeader + D::kBytes;
   const __m256i ones = _mm256_set1_epi16(1);
   if constexpr (D::kNV == 1) {
-    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk));
-    __m256i aa = av;
-    if constexpr (F::kSigned) aa = _mm256_abs_epi8(av);
+    __m256i av[R], aa[R];
+    for (int r = 0; r < R; ++r) {
+      av[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk));
+      if constexpr (F::kSigned) aa[r] = _mm256_abs_epi8(av[r]);
+    }
     for (int c = 0; c < C; ++c) {
       const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, 0);
-      const __m256i p = F::kSigned ? _mm256_maddubs_epi16(aa, _mm256_sign_epi8(wv, av))
-                                   : _mm256_maddubs_epi16(wv, av);
-      dot[c] = _mm256_madd_epi16(p, ones);
+      for (int r = 0; r < R; ++r) {
+        const __m256i p = F::kSigned ? _mm256_maddubs_epi16(aa[r], _mm256_sign_epi8(wv, av[r]))
+                                     : _mm256_maddubs_epi16(wv, av[r]);
+        dot[r][c] = _mm256_madd_epi16(p, ones);
+      }
     }
   } else {
     static_assert(!F::kSigned, "multi-vector groups hold unsigned codes");
-    __m256i s16[C];
-    for (int c = 0; c < C; ++c) s16[c] = _mm256_setzero_si256();
+    __m256i s16[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) s16[r][c] = _mm256_setzero_si256();
     for (int v = 0; v < D::kNV; ++v) {
-      const __m256i av =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk + 32 * v));
+      __m256i av[R];
+      for (int r = 0; r < R; ++r) {
+        av[r] =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk + 32 * v));
+      }
       for (int c = 0; c < C; ++c) {
         const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, v);
-        s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(wv, av));
+        for (int r = 0; r < R; ++r)
+          s16[r][c] = _mm256_add_epi16(s16[r][c], _mm256_maddubs_epi16(wv, av[r]));
       }
     }
-    for (int c = 0; c < C; ++c) dot[c] = _mm256_madd_epi16(s16[c], ones);
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) dot[r][c] = _mm256_madd_epi16(s16[r][c], ones);
   }
 }
 
@@ -644,19 +656,397 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
   }
 }
 
+// ---------------------------------------------------------------- split asymmetric tiles
+// Asymmetric formats with small groups (INT2 in groups of 32 and 64, INT4 in
+// groups of 32): a code vector holds 2 or 4 groups of one weight row, split by
+// bit fields as ternary_row splits its chunks, against activation rows
+// regrouped once per call to the same order (AsymSplit<F>::regroup). Each
+// chunk of 8 groups gives the 8 exact group dots D in one vector
+// (AsymSplit<F>::dots8, which also takes the last, partial chunk), and
+//   y = s_a (sum_g d_g D_g + sum_g m_g A_g + z_a corr) + bias
+// (A_g: the group's activation code sum) takes one FMA per chunk for each sum,
+// where grouped_tile scales 8 partial lanes of each group. The float
+// operations are the same in every tile, single rows included: per chunk
+// (lane j = group g0 + j; lanes past the last group hold 0) acc += float(D) * d
+// and cacc += A * m, then hsum(acc) + hsum(cacc).
+// Interleaved runs against grouped_tile (min of 3, one thread, Zen 3): 1 x 4096
+// x 4096 INT2-g32 856 -> 690 us, INT2-g64 630 -> 503 us, INT4-g32 about equal
+// (965 -> 1002 us, 502 -> 419 us on two threads); 1 x 784 x 2000 94 -> 83, 73
+// -> 70, 101 -> 92 us; 256 x 4096 x 4096 18-33 % less time.
+
+inline std::int32_t i32_at(const std::uint8_t* p) {
+  std::int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+inline __m256i load8x32(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+// (d0 m0 .. d7 m7 as fp16 pairs) -> d0..d7, m0..m7 as floats.
+inline void split_headers(__m256i h, __m256& d, __m256& m) {
+  // Per 128-bit lane the four d words, then the four m words; then d0..d7 | m0..m7.
+  const __m256i split = _mm256_shuffle_epi8(
+      h, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,  //
+                          0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15));
+  const __m256i dm = _mm256_permute4x64_epi64(split, 0xD8);
+  d = _mm256_cvtph_ps(_mm256_castsi256_si128(dm));
+  m = _mm256_cvtph_ps(_mm256_extracti128_si256(dm, 1));
+}
+
+// d and m of the 8 blocks from p (kBlock bytes apart; header: fp16 d, fp16 m).
+// The 4-byte headers are dwords j S (S = kBlock / 4) of the 8 blocks: for
+// S = 3 and 5 whole-vector loads and dword permutations collect them (a
+// vpgatherdd took about 40 % of a batch-1 INT2-g32 product on Zen 3).
+template <i64 kBlock>
+inline void headers8(const std::uint8_t* p, __m256& d, __m256& m) {
+  auto pick = [&](int load, __m256i idx) {
+    return _mm256_permutevar8x32_epi32(load8x32(p + 32 * load), idx);
+  };
+  __m256i h;
+  if constexpr (kBlock == 12) {
+    const __m256i a = pick(0, _mm256_setr_epi32(0, 3, 6, 0, 0, 0, 0, 0));
+    const __m256i b = pick(1, _mm256_setr_epi32(0, 0, 0, 1, 4, 7, 0, 0));
+    const __m256i c = pick(2, _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 2, 5));
+    h = _mm256_blend_epi32(_mm256_blend_epi32(a, b, 0x38), c, 0xC0);
+  } else if constexpr (kBlock == 20) {
+    const __m256i a = pick(0, _mm256_setr_epi32(0, 5, 0, 0, 0, 0, 0, 0));
+    const __m256i b = pick(1, _mm256_setr_epi32(0, 0, 2, 7, 0, 0, 0, 0));
+    const __m256i c = load8x32(p + 64);  // lane 4 is dword 20 already
+    const __m256i e = pick(3, _mm256_setr_epi32(0, 0, 0, 0, 0, 1, 6, 0));
+    const __m256i f = pick(4, _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 0, 3));
+    h = _mm256_blend_epi32(a, b, 0x0C);
+    h = _mm256_blend_epi32(_mm256_blend_epi32(h, c, 0x10), e, 0x60);
+    h = _mm256_blend_epi32(h, f, 0x80);
+  } else {
+    h = _mm256_setr_epi32(i32_at(p), i32_at(p + kBlock), i32_at(p + 2 * kBlock),
+                          i32_at(p + 3 * kBlock), i32_at(p + 4 * kBlock), i32_at(p + 5 * kBlock),
+                          i32_at(p + 6 * kBlock), i32_at(p + 7 * kBlock));
+  }
+  split_headers(h, d, m);
+}
+
+// headers8 for the first `count` (< 8) blocks; lanes from count on are 0.
+// Built in registers: scalar stores read back as one vector stall store
+// forwarding (that made a last chunk of one group cost as much as 5 full ones).
+template <i64 kBlock>
+inline void headers_tail(const std::uint8_t* p, i64 count, __m256& d, __m256& m) {
+  auto at = [&](int j) { return j < count ? i32_at(p + j * kBlock) : 0; };
+  split_headers(_mm256_setr_epi32(at(0), at(1), at(2), at(3), at(4), at(5), at(6), 0), d, m);
+}
+
+template <class F>
+struct AsymSplit {
+  static constexpr bool kOn = false;
+};
+
+// INT2, groups of 32 (12-byte blocks): four groups per vector, as ternary_row
+// reads four chunks; the activations of each four groups are ternary_quarters'.
+template <>
+struct AsymSplit<FmtInt2G32Asym> {
+  static constexpr bool kOn = true;
+  static constexpr i64 kBlock = 12;
+  static void regroup(const std::int8_t* q, i64 chunks, std::int8_t* out) {
+    ternary_quarters(q, 2 * chunks, out);
+  }
+  // The 8 code bytes of groups 4u .. 4u + 3 of a chunk at p, one after the
+  // other (zeros for groups from `count` on, which are not read).
+  template <bool kFull>
+  static __m256i codes(const std::uint8_t* p, int u, i64 count) {
+    const std::uint8_t* b = p + 4 * kBlock * u + 4;
+    if (kFull || 4 * u + 4 <= count) {
+      const __m128i lo = _mm_castpd_si128(_mm_loadh_pd(
+          _mm_castsi128_pd(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b))),
+          reinterpret_cast<const double*>(b + kBlock)));
+      const __m128i hi = _mm_castpd_si128(_mm_loadh_pd(
+          _mm_castsi128_pd(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 * kBlock))),
+          reinterpret_cast<const double*>(b + 3 * kBlock)));
+      return _mm256_set_m128i(hi, lo);
+    }
+    // 1 to 3 of the 4 groups, loaded into registers (see headers_tail).
+    const i64 n = count - 4 * u;
+    if (n <= 0) return _mm256_setzero_si256();
+    __m128i lo = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b)), hi = _mm_setzero_si128();
+    if (n >= 2) {
+      lo = _mm_castpd_si128(
+          _mm_loadh_pd(_mm_castsi128_pd(lo), reinterpret_cast<const double*>(b + kBlock)));
+    }
+    if (n >= 3) hi = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 * kBlock));
+    return _mm256_set_m128i(hi, lo);
+  }
+  // dot[r][c]: the group dots of activation chunk acts[r] (regrouped) and the
+  // weight chunk from p[c] (its first block), lane j = group j (0 from count on).
+  template <bool kFull, int R, int C>
+  static void dots8(const std::uint8_t* const (&p)[C], const std::int8_t* const (&acts)[R],
+                    i64 count, __m256i (&dot)[R][C]) {
+    const __m256i ones = _mm256_set1_epi16(1), m3 = _mm256_set1_epi8(3),
+                  m12 = _mm256_set1_epi8(12);
+    __m256i e[2][R][C];
+#pragma GCC unroll 8
+    for (int u = 0; u < 2; ++u) {
+      if (!kFull && 4 * u >= count) {  // no group of this quad
+        for (int r = 0; r < R; ++r)
+          for (int c = 0; c < C; ++c) e[u][r][c] = _mm256_setzero_si256();
+        continue;
+      }
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        const __m256i v = codes<kFull>(p[c], u, count);
+        const __m256i h = _mm256_srli_epi16(v, 4);
+        const __m256i c0 = _mm256_and_si256(v, m3), c1 = _mm256_and_si256(v, m12),
+                      c2 = _mm256_and_si256(h, m3), c3 = _mm256_and_si256(h, m12);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const std::int8_t* aq = acts[r] + 128 * u;
+          const __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(c0, load8x32(aq)),
+                                              _mm256_maddubs_epi16(c2, load8x32(aq + 64)));
+          const __m256i s4 = _mm256_add_epi16(_mm256_maddubs_epi16(c1, load8x32(aq + 32)),
+                                              _mm256_maddubs_epi16(c3, load8x32(aq + 96)));
+          // Lanes 2i, 2i + 1: group 4u + i (s4 is 4 times an exact sum).
+          e[u][r][c] = _mm256_madd_epi16(_mm256_add_epi16(s1, _mm256_srai_epi16(s4, 2)), ones);
+        }
+      }
+    }
+    // hadd: groups 0, 1, 4, 5 | 2, 3, 6, 7; the qword permutation restores the order.
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c)
+        dot[r][c] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(e[0][r][c], e[1][r][c]), 0xD8);
+  }
+};
+
+// Two groups of 16 code bytes (INT4 in groups of 32, INT2 in groups of 64) per
+// vector: byte j of each holds codes j + 16 i (i = 0, 1 for 4 bits; 0 .. 3 for
+// 2 bits). Activations: per pair of groups, part i holds codes [16 i, 16 i + 16)
+// of both groups.
+template <class F, int kParts>
+struct AsymPairSplit {
+  static constexpr bool kOn = true;
+  static constexpr i64 kBlock = F::kHeader + F::Dec::kBytes;
+  static_assert(F::Dec::kBytes == 16 && F::Dec::kChunk == 16 * kParts, "16 code bytes per group");
+  // out[32 kParts t + 32 i + 16 h + j] = q[32 kParts t + 16 kParts h + 16 i + j] (group 2t + h).
+  static void regroup(const std::int8_t* q, i64 chunks, std::int8_t* out) {
+    for (i64 t = 0; t < 4 * chunks; ++t)
+#pragma GCC unroll 8
+      for (int i = 0; i < kParts; ++i)
+        for (int h = 0; h < 2; ++h)
+          std::memcpy(out + 32 * kParts * t + 32 * i + 16 * h,
+                      q + 32 * kParts * t + 16 * kParts * h + 16 * i, 16);
+  }
+  // The code bytes of groups 2t, 2t + 1 of a chunk at p (zeros for groups
+  // from `count` on, which are not read).
+  template <bool kFull>
+  static __m256i codes(const std::uint8_t* p, int t, i64 count) {
+    const std::uint8_t* b = p + 2 * kBlock * t + F::kHeader;
+    if (kFull || 2 * t + 2 <= count) {
+      return _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(b + kBlock),
+                                 reinterpret_cast<const __m128i*>(b));
+    }
+    if (2 * t + 1 == count)
+      return _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
+    return _mm256_setzero_si256();
+  }
+  template <bool kFull, int R, int C>
+  static void dots8(const std::uint8_t* const (&p)[C], const std::int8_t* const (&acts)[R],
+                    i64 count, __m256i (&dot)[R][C]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    // Pairs 0, 1 and 2, 3 are reduced as they are done (fewer live registers).
+    __m256i e[2][R][C];
+#pragma GCC unroll 8
+    for (int t = 0; t < 4; ++t) {
+      if (!kFull && 2 * t >= count) {  // no group of this pair
+        for (int r = 0; r < R; ++r) {
+          for (int c = 0; c < C; ++c) {
+            e[t / 2][r][c] = t % 2 == 0 ? _mm256_setzero_si256()
+                                        : _mm256_hadd_epi32(e[t / 2][r][c], _mm256_setzero_si256());
+          }
+        }
+        continue;
+      }
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        const __m256i v = codes<kFull>(p[c], t, count);
+        __m256i cv[kParts];
+        if constexpr (kParts == 2) {
+          const __m256i m15 = _mm256_set1_epi8(0x0F);
+          cv[0] = _mm256_and_si256(v, m15);
+          cv[1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m15);
+        } else {
+          const __m256i m3 = _mm256_set1_epi8(3), m12 = _mm256_set1_epi8(12);
+          const __m256i h = _mm256_srli_epi16(v, 4);
+          cv[0] = _mm256_and_si256(v, m3);
+          cv[1] = _mm256_and_si256(v, m12);
+          cv[2] = _mm256_and_si256(h, m3);
+          cv[3] = _mm256_and_si256(h, m12);
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const std::int8_t* ap = acts[r] + 32 * kParts * t;
+          __m256i s;
+          if constexpr (kParts == 2) {
+            s = _mm256_add_epi16(_mm256_maddubs_epi16(cv[0], load8x32(ap)),
+                                 _mm256_maddubs_epi16(cv[1], load8x32(ap + 32)));
+          } else {
+            const __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(cv[0], load8x32(ap)),
+                                                _mm256_maddubs_epi16(cv[2], load8x32(ap + 64)));
+            const __m256i s4 = _mm256_add_epi16(_mm256_maddubs_epi16(cv[1], load8x32(ap + 32)),
+                                                _mm256_maddubs_epi16(cv[3], load8x32(ap + 96)));
+            s = _mm256_add_epi16(s1, _mm256_srai_epi16(s4, 2));
+          }
+          // Lanes 0-3: group 2t; lanes 4-7: group 2t + 1.
+          const __m256i q = _mm256_madd_epi16(s, ones);
+          if (t % 2 == 0) {
+            e[t / 2][r][c] = q;
+          } else {
+            e[t / 2][r][c] = _mm256_hadd_epi32(e[t / 2][r][c], q);
+          }
+        }
+      }
+    }
+    // The hadds leave groups 0, 2, 4, 6 | 1, 3, 5, 7.
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c)
+        dot[r][c] = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(e[0][r][c], e[1][r][c]), order);
+  }
+};
+
+template <>
+struct AsymSplit<FmtInt4G32Asym> : AsymPairSplit<FmtInt4G32Asym, 2> {};
+template <>
+struct AsymSplit<FmtInt2G64Asym> : AsymPairSplit<FmtInt2G64Asym, 4> {};
+
+// R activation rows (rg[r]: their full chunks regrouped) times C weight rows.
+template <class F, int R, int C>
+void asym_tile(const QActs& a, const std::int8_t* const (&rg)[R], const QWeights& w, i64 m, i64 n,
+               const float* ds, const float* ms, const QOut& out) {
+  static_assert(AsymSplit<F>::kOn, "split asymmetric formats only");
+  using D = typename F::Dec;
+  constexpr i64 kBlock = F::kHeader + D::kBytes;
+  const i64 blocks = w.blocks_per_row;
+  const std::uint8_t* wr[C];
+  const float* gs[R];
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) gs[r] = a.gsum + (m + r) * a.gsum_stride;
+  [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
+  __m256 acc[R][C], cacc[R][C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) acc[r][c] = cacc[r][c] = _mm256_setzero_ps();
+  // One chunk of `count` groups from g0 (kFull: count = 8), peeled for the last.
+  auto chunk = [&](i64 g0, i64 count, auto full) __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    if constexpr (R == 1 && kPrefetchNextTile)
+      prefetch_span(next + g0 * C * kBlock, count * C * kBlock);
+    __m256i dot[R][C];
+    const std::uint8_t* p[C];
+    const std::int8_t* ap[R];
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) p[c] = wr[c] + g0 * kBlock;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) ap[r] = rg[r] + g0 * D::kChunk;
+    AsymSplit<F>::template dots8<kFull, R, C>(p, ap, count, dot);
+    const __m256i mask = first_lanes(count);
+    __m256 av[R], dv[C], mv[C];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+      av[r] = kFull ? _mm256_loadu_ps(gs[r] + g0) : _mm256_maskload_ps(gs[r] + g0, mask);
+    if constexpr (R == 1) {
+      // Single rows: d and m straight from the headers, not converted up front.
+      if constexpr (kFull) {
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) headers8<kBlock>(wr[c] + g0 * kBlock, dv[c], mv[c]);
+      } else {
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) headers_tail<kBlock>(wr[c] + g0 * kBlock, count, dv[c], mv[c]);
+      }
+    } else {
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        dv[c] = _mm256_maskload_ps(ds + c * blocks + g0, mask);
+        mv[c] = _mm256_maskload_ps(ms + c * blocks + g0, mask);
+      }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[r][c]), dv[c], acc[r][c]);
+        cacc[r][c] = _mm256_fmadd_ps(av[r], mv[c], cacc[r][c]);
+      }
+    }
+  };
+  i64 g0 = 0;
+  for (; g0 + 8 <= blocks; g0 += 8) chunk(g0, 8, std::true_type());
+  if (g0 < blocks) chunk(g0, blocks - g0, std::false_type());
+  const float za = static_cast<float>(a.zero);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const float v = hsum_ps(acc[r][c]) + hsum_ps(cacc[r][c]);
+      const float bias = out.bias ? out.bias[n + c] : 0.0f;
+      out.y[(m + r) * out.y_stride + n + c] = a.scale[m + r] * (v + za * w.row_corr[n + c]) + bias;
+    }
+  }
+}
+
+// The activation rows [m0, m1) regrouped for AsymSplit<F> (their full chunks
+// of 8 groups), row i at i * stride bytes of a per-thread buffer.
+template <class F>
+const std::int8_t* asym_regroup(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64& stride) {
+  constexpr i64 kChunkBytes = 8 * F::Dec::kChunk;
+  const i64 full = w.blocks_per_row / 8, tail = w.blocks_per_row % 8;
+  stride = (full + (tail > 0)) * kChunkBytes;
+  auto* rg = reinterpret_cast<std::int8_t*>(scratch_bytes((m1 - m0) * stride));
+  for (i64 m = m0; m < m1; ++m) {
+    const std::int8_t* q = a.q + m * a.q_stride;
+    std::int8_t* out = rg + (m - m0) * stride;
+    AsymSplit<F>::regroup(q, full, out);
+    if (tail > 0) {
+      // The last groups, zero-padded to a chunk (zero activations for the absent groups).
+      alignas(32) std::int8_t last[kChunkBytes] = {};
+      std::memcpy(last, q + full * kChunkBytes, tail * F::Dec::kChunk);
+      AsymSplit<F>::regroup(last, 1, out + full * kChunkBytes);
+    }
+  }
+  return rg;
+}
+
 template <class F, int C>
-void grouped_columns(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n, const QOut& out) {
+void grouped_columns(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n, const QOut& out,
+                     const std::int8_t* rg, i64 rg_stride) {
   const i64 blocks = w.blocks_per_row;
   float* ds = scratch_floats(2 * C * blocks);
   float* ms = ds + C * blocks;
   grouped_prepare<F, C>(w, n, ds, ms);
   constexpr int R = F::kR;
   i64 m = m0;
-  for (; m + R <= m1; m += R) grouped_tile<F, R, C>(a, w, m, n, ds, ms, out);
-  for (; m < m1; ++m) grouped_tile<F, 1, C>(a, w, m, n, ds, ms, out);
+  if constexpr (AsymSplit<F>::kOn) {
+    for (; m + R <= m1; m += R) {
+      const std::int8_t* r[R];
+      for (int i = 0; i < R; ++i) r[i] = rg + (m + i - m0) * rg_stride;
+      asym_tile<F, R, C>(a, r, w, m, n, ds, ms, out);
+    }
+    for (; m < m1; ++m) {
+      const std::int8_t* const r[1] = {rg + (m - m0) * rg_stride};
+      asym_tile<F, 1, C>(a, r, w, m, n, ds, ms, out);
+    }
+  } else {
+    for (; m + R <= m1; m += R) grouped_tile<F, R, C>(a, w, m, n, ds, ms, out);
+    for (; m < m1; ++m) grouped_tile<F, 1, C>(a, w, m, n, ds, ms, out);
+  }
 }
 
-// Single activation rows of asymmetric grouped formats: grouped_tile<F, 1, C>
+// Single activation rows of the other asymmetric grouped formats (INT4 in
+// groups of 128, whose groups span several code vectors): grouped_tile<F, 1, C>
 // without the up-front conversion of the scales and mins (which took ~45 % of
 // a batch-1 product: two scalar fp16 conversions per group and row, for one
 // use each). d and m are converted together from the block header where they
@@ -670,7 +1060,7 @@ void grouped_row_asym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOu
   const i64 blocks = w.blocks_per_row;
   const std::uint8_t* wr[C];
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
-  const std::int8_t* ar = a.q + m * a.q_stride;
+  const std::int8_t* const ars[1] = {a.q + m * a.q_stride};
   const float* gs = a.gsum + m * a.gsum_stride;
   [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
   __m256 acc[C], cacc[C];
@@ -680,14 +1070,14 @@ void grouped_row_asym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOu
     const i64 ge = imin(blocks, g0 + 8);
     for (i64 g = g0; g < ge; ++g) {
       if constexpr (kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
-      __m256i dot[C];
-      group_dots<F, C>(ar, wr, g, dot);
+      __m256i dot[1][C];
+      group_dots<F, 1, C>(ars, wr, g, dot);
       for (int c = 0; c < C; ++c) {
         std::int32_t hdr;
         std::memcpy(&hdr, wr[c] + g * kBlock, 4);
         const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(hdr));  // d, m
         mbuf[c][g - g0] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
-        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_broadcastss_ps(dm), acc[c]);
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[0][c]), _mm256_broadcastss_ps(dm), acc[c]);
       }
     }
     add_group_terms<C>(gs + g0, ge - g0, mbuf, cacc);
@@ -720,7 +1110,7 @@ void grouped_row_sym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut
   const i64 blocks = w.blocks_per_row;
   const std::uint8_t* wr[C];
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
-  const std::int8_t* ar = a.q + m * a.q_stride;
+  const std::int8_t* const ars[1] = {a.q + m * a.q_stride};
   [[maybe_unused]] const float* gs = a.gsum + m * a.gsum_stride;
   [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
   __m256 acc[C], cacc[C];
@@ -731,12 +1121,12 @@ void grouped_row_sym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut
     const i64 ge = imin(blocks, g0 + 8);
     for (i64 g = g0; g < ge; ++g) {
       if constexpr (kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
-      __m256i dot[C];
-      group_dots<F, C>(ar, wr, g, dot);
+      __m256i dot[1][C];
+      group_dots<F, 1, C>(ars, wr, g, dot);
       for (int c = 0; c < C; ++c) {
         const float d = half_at(wr[c] + g * kBlock);
         if constexpr (kAfter) dbuf[c][g - g0] = d;
-        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_set1_ps(d), acc[c]);
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[0][c]), _mm256_set1_ps(d), acc[c]);
       }
     }
     if constexpr (kAfter) add_group_terms<C>(gs + g0, ge - g0, dbuf, cacc);
@@ -759,6 +1149,9 @@ template <class F>
 void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64 n1,
                   const QOut& out) {
   if constexpr (F::kGrouped) {
+    [[maybe_unused]] const std::int8_t* rg = nullptr;
+    [[maybe_unused]] i64 rg_stride = 0;
+    if constexpr (AsymSplit<F>::kOn) rg = asym_regroup<F>(a, w, m0, m1, rg_stride);
     // Fewer rows than a tile (single vectors): the wider single-row tile,
     // each column tile for every row while its weights are in L1.
     if (m1 - m0 < F::kR) {
@@ -766,13 +1159,16 @@ void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64
       constexpr bool kRowScalesInline = F::kSigned || F::Dec::kNV > 1;
       if constexpr (!F::kAsym && !kRowScalesInline) {
         i64 n = n0;
-        for (; n + C1 <= n1; n += C1) grouped_columns<F, C1>(a, w, m0, m1, n, out);
-        for (; n < n1; ++n) grouped_columns<F, 1>(a, w, m0, m1, n, out);
+        for (; n + C1 <= n1; n += C1) grouped_columns<F, C1>(a, w, m0, m1, n, out, rg, rg_stride);
+        for (; n < n1; ++n) grouped_columns<F, 1>(a, w, m0, m1, n, out, rg, rg_stride);
         return;
       }
       auto row = [&](auto cols, i64 m, i64 n) {
         constexpr int kC = decltype(cols)::value;
-        if constexpr (F::kAsym) {
+        if constexpr (AsymSplit<F>::kOn) {
+          const std::int8_t* const r[1] = {rg + (m - m0) * rg_stride};
+          asym_tile<F, 1, kC>(a, r, w, m, n, nullptr, nullptr, out);
+        } else if constexpr (F::kAsym) {
           grouped_row_asym<F, kC>(a, w, m, n, out);
         } else {
           grouped_row_sym<F, kC>(a, w, m, n, out);
@@ -789,8 +1185,8 @@ void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64
     }
     constexpr int C = F::kC;
     i64 n = n0;
-    for (; n + C <= n1; n += C) grouped_columns<F, C>(a, w, m0, m1, n, out);
-    for (; n < n1; ++n) grouped_columns<F, 1>(a, w, m0, m1, n, out);
+    for (; n + C <= n1; n += C) grouped_columns<F, C>(a, w, m0, m1, n, out, rg, rg_stride);
+    for (; n < n1; ++n) grouped_columns<F, 1>(a, w, m0, m1, n, out, rg, rg_stride);
   } else {
     constexpr int R = F::kR, C = F::kC, C1 = F::kC1;
     i64 m = m0;

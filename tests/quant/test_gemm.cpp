@@ -207,30 +207,35 @@ class AnyFormat : public ::testing::TestWithParam<QuantFormat> {};
 INSTANTIATE_TEST_SUITE_P(Quant, AnyFormat, ::testing::ValuesIn(all_formats()),
                          [](const auto& info) { return test::format_param_name(info.param); });
 
+// K = 1100 gives grouped formats full chunks of 8 groups and a tail (the
+// single-row kernels read them differently).
 TEST_P(AnyFormat, BatchThreadsAndBlockingDoNotChangeResults) {
   const QuantFormat f = GetParam();
-  const RowMatrixXf wf = test::normal_matrix(301, 257, 60);
-  const QuantizedTensor w = QuantizedTensor::quantize(wf, f);
-  const VectorXf bias = test::normal_matrix(1, 301, 61).row(0).transpose();
-  const RowMatrixXf x = test::normal_matrix(70, 257, 62);
-  for (KernelPath p : paths()) {
-    const RowMatrixXf y1 = qgemm(x, w, bias.data(), opts(p, ActivationQuant(), 1));
-    const RowMatrixXf y2 = qgemm(x, w, bias.data(), opts(p, ActivationQuant(), 2));
-    const RowMatrixXf y3 = qgemm(x, w, bias.data(), opts(p, ActivationQuant(), 5));
-    EXPECT_EQ(y1, y2) << format_name(f) << " " << kernel_path_name(p);
-    EXPECT_EQ(y1, y3) << format_name(f) << " " << kernel_path_name(p);
-    if (f == QuantFormat::kF32) continue;  // Eigen's own blocking depends on the shape
-    for (Index i : {0, 1, 37, 69}) {
-      const RowMatrixXf yi = qgemm(x.row(i), w, bias.data(), opts(p, ActivationQuant(), 1));
-      EXPECT_EQ(yi.row(0), y1.row(i))
-          << format_name(f) << " " << kernel_path_name(p) << " row " << i;
+  for (Index k : {257, 1100}) {
+    SCOPED_TRACE("k = " + std::to_string(k));
+    const RowMatrixXf wf = test::normal_matrix(301, k, 60);
+    const QuantizedTensor w = QuantizedTensor::quantize(wf, f);
+    const VectorXf bias = test::normal_matrix(1, 301, 61).row(0).transpose();
+    const RowMatrixXf x = test::normal_matrix(70, k, 62);
+    for (KernelPath p : paths()) {
+      const RowMatrixXf y1 = qgemm(x, w, bias.data(), opts(p, ActivationQuant(), 1));
+      const RowMatrixXf y2 = qgemm(x, w, bias.data(), opts(p, ActivationQuant(), 2));
+      const RowMatrixXf y3 = qgemm(x, w, bias.data(), opts(p, ActivationQuant(), 5));
+      EXPECT_EQ(y1, y2) << format_name(f) << " " << kernel_path_name(p);
+      EXPECT_EQ(y1, y3) << format_name(f) << " " << kernel_path_name(p);
+      if (f == QuantFormat::kF32) continue;  // Eigen's own blocking depends on the shape
+      for (Index i : {0, 1, 37, 69}) {
+        const RowMatrixXf yi = qgemm(x.row(i), w, bias.data(), opts(p, ActivationQuant(), 1));
+        EXPECT_EQ(yi.row(0), y1.row(i))
+            << format_name(f) << " " << kernel_path_name(p) << " row " << i;
+      }
+      // Output written into a strided block of a larger matrix.
+      RowMatrixXf big = RowMatrixXf::Constant(80, 320, -7.0f);
+      qgemm(x, w, bias.data(), big.block(3, 5, 70, 301), opts(p));
+      EXPECT_EQ(RowMatrixXf(big.block(3, 5, 70, 301)), y1);
+      EXPECT_EQ(big(2, 5), -7.0f);
+      EXPECT_EQ(big(3, 306), -7.0f);
     }
-    // Output written into a strided block of a larger matrix.
-    RowMatrixXf big = RowMatrixXf::Constant(80, 320, -7.0f);
-    qgemm(x, w, bias.data(), big.block(3, 5, 70, 301), opts(p));
-    EXPECT_EQ(RowMatrixXf(big.block(3, 5, 70, 301)), y1);
-    EXPECT_EQ(big(2, 5), -7.0f);
-    EXPECT_EQ(big(3, 306), -7.0f);
   }
 }
 
