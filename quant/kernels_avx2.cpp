@@ -656,23 +656,28 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
   }
 }
 
-// ---------------------------------------------------------------- split asymmetric tiles
-// Asymmetric formats with small groups (INT2 in groups of 32 and 64, INT4 in
-// groups of 32): a code vector holds 2 or 4 groups of one weight row, split by
+// ---------------------------------------------------------------- split group tiles
+// Formats with small groups of unsigned codes (asymmetric INT2 in groups of 32
+// and 64, INT4 in groups of 32, asymmetric or with the offset 8): a code
+// vector holds 2 or 4 groups of one weight row, split by
 // bit fields as ternary_row splits its chunks, against activation rows
-// regrouped once per call to the same order (AsymSplit<F>::regroup). Each
+// regrouped once per call to the same order (GroupSplit<F>::regroup). Each
 // chunk of 8 groups gives the 8 exact group dots D in one vector
-// (AsymSplit<F>::dots8, which also takes the last, partial chunk), and
+// (GroupSplit<F>::dots8, which also takes the last, partial chunk), and
 //   y = s_a (sum_g d_g D_g + sum_g m_g A_g + z_a corr) + bias
-// (A_g: the group's activation code sum) takes one FMA per chunk for each sum,
+// (A_g: the group's activation code sum; m_g = -o d_g for a code offset o,
+// taken out at the end as kOffsetAfter does) takes one FMA per chunk for each sum,
 // where grouped_tile scales 8 partial lanes of each group. The float
 // operations are the same in every tile, single rows included: per chunk
 // (lane j = group g0 + j; lanes past the last group hold 0) acc += float(D) * d
-// and cacc += A * m, then hsum(acc) + hsum(cacc).
+// and cacc += A * m (A * d for offsets), then hsum(acc) + k hsum(cacc) (k = 1,
+// or -o for offsets).
 // Interleaved runs against grouped_tile (min of 3, one thread, Zen 3): 1 x 4096
 // x 4096 INT2-g32 856 -> 690 us, INT2-g64 630 -> 503 us, INT4-g32 about equal
 // (965 -> 1002 us, 502 -> 419 us on two threads); 1 x 784 x 2000 94 -> 83, 73
-// -> 70, 101 -> 92 us; 256 x 4096 x 4096 18-33 % less time.
+// -> 70, 101 -> 92 us; 256 x 4096 x 4096 18-33 % less time. Symmetric INT4-g32
+// (from grouped_tile): 1 x 4096 x 4096 equal (740 us), 1 x 784 x 2000 82 -> 76
+// us, 32 and 256 rows 10-17 % less time.
 
 inline std::int32_t i32_at(const std::uint8_t* p) {
   std::int32_t v;
@@ -736,15 +741,23 @@ inline void headers_tail(const std::uint8_t* p, i64 count, __m256& d, __m256& m)
   split_headers(_mm256_setr_epi32(at(0), at(1), at(2), at(3), at(4), at(5), at(6), 0), d, m);
 }
 
+// The fp16 scales of the first `count` (<= 8) blocks from p (2-byte headers;
+// lanes from count on 0), in registers as headers_tail.
+template <i64 kBlock>
+inline __m256 scales_upto8(const std::uint8_t* p, i64 count) {
+  auto at = [&](int j) { return static_cast<short>(j < count ? u16_at(p + j * kBlock) : 0); };
+  return _mm256_cvtph_ps(_mm_setr_epi16(at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7)));
+}
+
 template <class F>
-struct AsymSplit {
+struct GroupSplit {
   static constexpr bool kOn = false;
 };
 
 // INT2, groups of 32 (12-byte blocks): four groups per vector, as ternary_row
 // reads four chunks; the activations of each four groups are ternary_quarters'.
 template <>
-struct AsymSplit<FmtInt2G32Asym> {
+struct GroupSplit<FmtInt2G32Asym> {
   static constexpr bool kOn = true;
   static constexpr i64 kBlock = 12;
   static void regroup(const std::int8_t* q, i64 chunks, std::int8_t* out) {
@@ -822,7 +835,7 @@ struct AsymSplit<FmtInt2G32Asym> {
 // 2 bits). Activations: per pair of groups, part i holds codes [16 i, 16 i + 16)
 // of both groups.
 template <class F, int kParts>
-struct AsymPairSplit {
+struct PairSplit {
   static constexpr bool kOn = true;
   static constexpr i64 kBlock = F::kHeader + F::Dec::kBytes;
   static_assert(F::Dec::kBytes == 16 && F::Dec::kChunk == 16 * kParts, "16 code bytes per group");
@@ -916,15 +929,18 @@ struct AsymPairSplit {
 };
 
 template <>
-struct AsymSplit<FmtInt4G32Asym> : AsymPairSplit<FmtInt4G32Asym, 2> {};
+struct GroupSplit<FmtInt4G32Asym> : PairSplit<FmtInt4G32Asym, 2> {};
 template <>
-struct AsymSplit<FmtInt2G64Asym> : AsymPairSplit<FmtInt2G64Asym, 4> {};
+struct GroupSplit<FmtInt4G32> : PairSplit<FmtInt4G32, 2> {};
+template <>
+struct GroupSplit<FmtInt2G64Asym> : PairSplit<FmtInt2G64Asym, 4> {};
 
 // R activation rows (rg[r]: their full chunks regrouped) times C weight rows.
 template <class F, int R, int C>
-void asym_tile(const QActs& a, const std::int8_t* const (&rg)[R], const QWeights& w, i64 m, i64 n,
+void split_tile(const QActs& a, const std::int8_t* const (&rg)[R], const QWeights& w, i64 m, i64 n,
                const float* ds, const float* ms, const QOut& out) {
-  static_assert(AsymSplit<F>::kOn, "split asymmetric formats only");
+  static_assert(GroupSplit<F>::kOn, "split formats only");
+  static_assert(F::kAsym || kOffsetAfter<F>, "asymmetric or offset codes");
   using D = typename F::Dec;
   constexpr i64 kBlock = F::kHeader + D::kBytes;
   const i64 blocks = w.blocks_per_row;
@@ -952,7 +968,7 @@ void asym_tile(const QActs& a, const std::int8_t* const (&rg)[R], const QWeights
     for (int c = 0; c < C; ++c) p[c] = wr[c] + g0 * kBlock;
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) ap[r] = rg[r] + g0 * D::kChunk;
-    AsymSplit<F>::template dots8<kFull, R, C>(p, ap, count, dot);
+    GroupSplit<F>::template dots8<kFull, R, C>(p, ap, count, dot);
     const __m256i mask = first_lanes(count);
     __m256 av[R], dv[C], mv[C];
 #pragma GCC unroll 8
@@ -960,7 +976,13 @@ void asym_tile(const QActs& a, const std::int8_t* const (&rg)[R], const QWeights
       av[r] = kFull ? _mm256_loadu_ps(gs[r] + g0) : _mm256_maskload_ps(gs[r] + g0, mask);
     if constexpr (R == 1) {
       // Single rows: d and m straight from the headers, not converted up front.
-      if constexpr (kFull) {
+      if constexpr (!F::kAsym) {
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) {
+          dv[c] = scales_upto8<kBlock>(wr[c] + g0 * kBlock, count);
+          mv[c] = dv[c];
+        }
+      } else if constexpr (kFull) {
 #pragma GCC unroll 8
         for (int c = 0; c < C; ++c) headers8<kBlock>(wr[c] + g0 * kBlock, dv[c], mv[c]);
       } else {
@@ -986,22 +1008,23 @@ void asym_tile(const QActs& a, const std::int8_t* const (&rg)[R], const QWeights
   i64 g0 = 0;
   for (; g0 + 8 <= blocks; g0 += 8) chunk(g0, 8, std::true_type());
   if (g0 < blocks) chunk(g0, blocks - g0, std::false_type());
+  constexpr float kMinScale = F::kAsym ? 1.0f : -static_cast<float>(F::kOffset);
   const float za = static_cast<float>(a.zero);
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
-      const float v = hsum_ps(acc[r][c]) + hsum_ps(cacc[r][c]);
+      const float v = hsum_ps(acc[r][c]) + kMinScale * hsum_ps(cacc[r][c]);
       const float bias = out.bias ? out.bias[n + c] : 0.0f;
       out.y[(m + r) * out.y_stride + n + c] = a.scale[m + r] * (v + za * w.row_corr[n + c]) + bias;
     }
   }
 }
 
-// The activation rows [m0, m1) regrouped for AsymSplit<F> (their full chunks
+// The activation rows [m0, m1) regrouped for GroupSplit<F> (their full chunks
 // of 8 groups), row i at i * stride bytes of a per-thread buffer.
 template <class F>
-const std::int8_t* asym_regroup(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64& stride) {
+const std::int8_t* split_regroup(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64& stride) {
   constexpr i64 kChunkBytes = 8 * F::Dec::kChunk;
   const i64 full = w.blocks_per_row / 8, tail = w.blocks_per_row % 8;
   stride = (full + (tail > 0)) * kChunkBytes;
@@ -1009,12 +1032,12 @@ const std::int8_t* asym_regroup(const QActs& a, const QWeights& w, i64 m0, i64 m
   for (i64 m = m0; m < m1; ++m) {
     const std::int8_t* q = a.q + m * a.q_stride;
     std::int8_t* out = rg + (m - m0) * stride;
-    AsymSplit<F>::regroup(q, full, out);
+    GroupSplit<F>::regroup(q, full, out);
     if (tail > 0) {
       // The last groups, zero-padded to a chunk (zero activations for the absent groups).
       alignas(32) std::int8_t last[kChunkBytes] = {};
       std::memcpy(last, q + full * kChunkBytes, tail * F::Dec::kChunk);
-      AsymSplit<F>::regroup(last, 1, out + full * kChunkBytes);
+      GroupSplit<F>::regroup(last, 1, out + full * kChunkBytes);
     }
   }
   return rg;
@@ -1029,15 +1052,15 @@ void grouped_columns(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n, c
   grouped_prepare<F, C>(w, n, ds, ms);
   constexpr int R = F::kR;
   i64 m = m0;
-  if constexpr (AsymSplit<F>::kOn) {
+  if constexpr (GroupSplit<F>::kOn) {
     for (; m + R <= m1; m += R) {
       const std::int8_t* r[R];
       for (int i = 0; i < R; ++i) r[i] = rg + (m + i - m0) * rg_stride;
-      asym_tile<F, R, C>(a, r, w, m, n, ds, ms, out);
+      split_tile<F, R, C>(a, r, w, m, n, ds, F::kAsym ? ms : ds, out);
     }
     for (; m < m1; ++m) {
       const std::int8_t* const r[1] = {rg + (m - m0) * rg_stride};
-      asym_tile<F, 1, C>(a, r, w, m, n, ds, ms, out);
+      split_tile<F, 1, C>(a, r, w, m, n, ds, F::kAsym ? ms : ds, out);
     }
   } else {
     for (; m + R <= m1; m += R) grouped_tile<F, R, C>(a, w, m, n, ds, ms, out);
@@ -1098,8 +1121,7 @@ void grouped_row_asym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOu
 // output is bit-identical to it. Used where it measured faster than
 // converting the scales up front (kRowScalesInline): INT8 in groups of 32
 // (1 x 4096 x 4096: 12-20 % less time, interleaved runs) and 128-code groups
-// (about 4 %); INT4 in groups of 32 was equal at K = 4096 and 5 % slower at
-// K = 784, so it keeps grouped_columns.
+// (about 4 %). (INT4 in groups of 32 takes split_tile.)
 template <class F, int C>
 void grouped_row_sym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
   static_assert(!F::kAsym, "symmetric formats only");
@@ -1151,13 +1173,13 @@ void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64
   if constexpr (F::kGrouped) {
     [[maybe_unused]] const std::int8_t* rg = nullptr;
     [[maybe_unused]] i64 rg_stride = 0;
-    if constexpr (AsymSplit<F>::kOn) rg = asym_regroup<F>(a, w, m0, m1, rg_stride);
+    if constexpr (GroupSplit<F>::kOn) rg = split_regroup<F>(a, w, m0, m1, rg_stride);
     // Fewer rows than a tile (single vectors): the wider single-row tile,
     // each column tile for every row while its weights are in L1.
     if (m1 - m0 < F::kR) {
       constexpr int C1 = F::kC1;
       constexpr bool kRowScalesInline = F::kSigned || F::Dec::kNV > 1;
-      if constexpr (!F::kAsym && !kRowScalesInline) {
+      if constexpr (!F::kAsym && !kRowScalesInline && !GroupSplit<F>::kOn) {
         i64 n = n0;
         for (; n + C1 <= n1; n += C1) grouped_columns<F, C1>(a, w, m0, m1, n, out, rg, rg_stride);
         for (; n < n1; ++n) grouped_columns<F, 1>(a, w, m0, m1, n, out, rg, rg_stride);
@@ -1165,9 +1187,9 @@ void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64
       }
       auto row = [&](auto cols, i64 m, i64 n) {
         constexpr int kC = decltype(cols)::value;
-        if constexpr (AsymSplit<F>::kOn) {
+        if constexpr (GroupSplit<F>::kOn) {
           const std::int8_t* const r[1] = {rg + (m - m0) * rg_stride};
-          asym_tile<F, 1, kC>(a, r, w, m, n, nullptr, nullptr, out);
+          split_tile<F, 1, kC>(a, r, w, m, n, nullptr, nullptr, out);
         } else if constexpr (F::kAsym) {
           grouped_row_asym<F, kC>(a, w, m, n, out);
         } else {
