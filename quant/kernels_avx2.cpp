@@ -67,6 +67,17 @@ inline void prefetch_span(const std::uint8_t* p, i64 bytes) {
   }
 }
 
+// prefetch_span for a size known at compile time. (GCC 12 dropped the loop of
+// prefetch_span altogether in split_tile, where the size came from a lambda's
+// argument.)
+template <i64 kBytes>
+inline void prefetch_fixed(const std::uint8_t* p) {
+#pragma GCC unroll 64
+  for (i64 off = 0; off < kBytes; off += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
+  }
+}
+
 inline float half_at(const std::uint8_t* p) {
   std::uint16_t h;
   std::memcpy(&h, p, 2);
@@ -959,8 +970,8 @@ void split_tile(const QActs& a, const std::int8_t* const (&rg)[R], const QWeight
   // One chunk of `count` groups from g0 (kFull: count = 8), peeled for the last.
   auto chunk = [&](i64 g0, i64 count, auto full) __attribute__((always_inline)) {
     constexpr bool kFull = decltype(full)::value;
-    if constexpr (R == 1 && kPrefetchNextTile)
-      prefetch_span(next + g0 * C * kBlock, count * C * kBlock);
+    if constexpr (R == 1 && kPrefetchNextTile && kFull)
+      prefetch_fixed<8 * C * kBlock>(next + g0 * C * kBlock);
     __m256i dot[R][C];
     const std::uint8_t* p[C];
     const std::int8_t* ap[R];
