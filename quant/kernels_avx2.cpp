@@ -670,25 +670,24 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
 // ---------------------------------------------------------------- split group tiles
 // Formats with small groups of unsigned codes (asymmetric INT2 in groups of 32
 // and 64, INT4 in groups of 32, asymmetric or with the offset 8): a code
-// vector holds 2 or 4 groups of one weight row, split by
-// bit fields as ternary_row splits its chunks, against activation rows
-// regrouped once per call to the same order (GroupSplit<F>::regroup). Each
-// chunk of 8 groups gives the 8 exact group dots D in one vector
-// (GroupSplit<F>::dots8, which also takes the last, partial chunk), and
+// vector holds 2 or 4 groups of one weight row, split by bit fields as
+// ternary_row splits its chunks, against activation rows regrouped once per
+// call to the same order (GroupSplit<F>::regroup). Each chunk of 8 groups
+// gives the 8 exact group dots D in one vector (GroupSplit<F>::dots8, which
+// also takes the last, partial chunk), and
 //   y = s_a (sum_g d_g D_g + sum_g m_g A_g + z_a corr) + bias
 // (A_g: the group's activation code sum; m_g = -o d_g for a code offset o,
-// taken out at the end as kOffsetAfter does) takes one FMA per chunk for each sum,
-// where grouped_tile scales 8 partial lanes of each group. The float
+// taken out at the end as kOffsetAfter does) takes one FMA per chunk for each
+// sum, where grouped_tile scales 8 partial lanes of each group. The float
 // operations are the same in every tile, single rows included: per chunk
 // (lane j = group g0 + j; lanes past the last group hold 0) acc += float(D) * d
 // and cacc += A * m (A * d for offsets), then hsum(acc) + k hsum(cacc) (k = 1,
 // or -o for offsets).
-// Interleaved runs against grouped_tile (min of 3, one thread, Zen 3): 1 x 4096
-// x 4096 INT2-g32 856 -> 690 us, INT2-g64 630 -> 503 us, INT4-g32 about equal
-// (965 -> 1002 us, 502 -> 419 us on two threads); 1 x 784 x 2000 94 -> 83, 73
-// -> 70, 101 -> 92 us; 256 x 4096 x 4096 18-33 % less time. Symmetric INT4-g32
-// (from grouped_tile): 1 x 4096 x 4096 equal (740 us), 1 x 784 x 2000 82 -> 76
-// us, 32 and 256 rows 10-17 % less time.
+// Interleaved runs against grouped_tile and grouped_row_asym (min of 3, one
+// thread, Zen 3; with prefetch_fixed): 1 x 4096 x 4096 INT2-g32 860 -> 664 us,
+// INT2-g64 635 -> 505, INT4-g32 asymmetric 953 -> 785, symmetric 721 -> 615;
+// 1 x 784 x 2000 94 -> 79, 72 -> 70, 100 -> 87, 79 -> 72 us; 256 x 4096 x 4096
+// 15-33 % less time.
 
 inline std::int32_t i32_at(const std::uint8_t* p) {
   std::int32_t v;
@@ -736,9 +735,7 @@ inline void headers8(const std::uint8_t* p, __m256& d, __m256& m) {
     h = _mm256_blend_epi32(_mm256_blend_epi32(h, c, 0x10), e, 0x60);
     h = _mm256_blend_epi32(h, f, 0x80);
   } else {
-    h = _mm256_setr_epi32(i32_at(p), i32_at(p + kBlock), i32_at(p + 2 * kBlock),
-                          i32_at(p + 3 * kBlock), i32_at(p + 4 * kBlock), i32_at(p + 5 * kBlock),
-                          i32_at(p + 6 * kBlock), i32_at(p + 7 * kBlock));
+    static_assert(kBlock == 12 || kBlock == 20, "a permutation for this block size");
   }
   split_headers(h, d, m);
 }
