@@ -35,9 +35,6 @@ constexpr Index kQueueCapacity = 2 * kQueueFlush;  // the live and the pending h
 // cycle, and no update pays for a whole pass over P or G.
 constexpr Index kFlushSteps = kQueueFlush / 2;
 constexpr Index kStatsRows = 64;                   // hidden rows buffered before a rank-64 add to G
-// Columns per GEMM call: keeps Eigen's packing buffers under its stack limit,
-// so the single-row paths never reach the heap.
-constexpr Index kColChunk = 128;
 constexpr Index kMaxBlockRows = 64;
 constexpr std::int64_t kDefaultResolvePeriod = 1'000'000;
 // A downdate pivot 1 - w h^T P h below this (for float32 state; the square
