@@ -682,7 +682,9 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
 // operations are the same in every tile, single rows included: per chunk
 // (lane j = group g0 + j; lanes past the last group hold 0) acc += float(D) * d
 // and cacc += A * m (A * d for offsets), then hsum(acc) + k hsum(cacc) (k = 1,
-// or -o for offsets).
+// or -o for offsets). Exactness: a group's int16 sums add two vpmaddubsw
+// results, each pair at most 2 * 15 * 128 = 3840 (4-bit codes) or 2 * 12 * 128
+// = 3072 (2-bit codes taken as 4 times the code), so below 2^15.
 // Interleaved runs against grouped_tile and grouped_row_asym (min of 3, one
 // thread, Zen 3; with prefetch_fixed): 1 x 4096 x 4096 INT2-g32 860 -> 664 us,
 // INT2-g64 635 -> 505, INT4-g32 asymmetric 953 -> 785, symmetric 721 -> 615;
