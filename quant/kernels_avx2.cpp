@@ -718,24 +718,21 @@ inline void split_headers(__m256i h, __m256& d, __m256& m) {
 // vpgatherdd took about 40 % of a batch-1 INT2-g32 product on Zen 3).
 template <i64 kBlock>
 inline void headers8(const std::uint8_t* p, __m256& d, __m256& m) {
-  auto pick = [&](int load, __m256i idx) {
-    return _mm256_permutevar8x32_epi32(load8x32(p + 32 * load), idx);
-  };
+  // Blends first put the 8 headers in 8 distinct lanes of loads chosen for
+  // it, then one dword permutation orders them.
   __m256i h;
   if constexpr (kBlock == 12) {
-    const __m256i a = pick(0, _mm256_setr_epi32(0, 3, 6, 0, 0, 0, 0, 0));
-    const __m256i b = pick(1, _mm256_setr_epi32(0, 0, 0, 1, 4, 7, 0, 0));
-    const __m256i c = pick(2, _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 2, 5));
-    h = _mm256_blend_epi32(_mm256_blend_epi32(a, b, 0x38), c, 0xC0);
+    // Loads at bytes 0, 32, 64: headers 0-2 in lanes 0, 3, 6; 3-5 in 1, 4, 7; 6, 7 in 2, 5.
+    h = _mm256_blend_epi32(load8x32(p), load8x32(p + 32), 0x92);
+    h = _mm256_blend_epi32(h, load8x32(p + 64), 0x24);
+    h = _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5));
   } else if constexpr (kBlock == 20) {
-    const __m256i a = pick(0, _mm256_setr_epi32(0, 5, 0, 0, 0, 0, 0, 0));
-    const __m256i b = pick(1, _mm256_setr_epi32(0, 0, 2, 7, 0, 0, 0, 0));
-    const __m256i c = load8x32(p + 64);  // lane 4 is dword 20 already
-    const __m256i e = pick(3, _mm256_setr_epi32(0, 0, 0, 0, 0, 1, 6, 0));
-    const __m256i f = pick(4, _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 0, 3));
-    h = _mm256_blend_epi32(a, b, 0x0C);
-    h = _mm256_blend_epi32(_mm256_blend_epi32(h, c, 0x10), e, 0x60);
-    h = _mm256_blend_epi32(h, f, 0x80);
+    // Loads at bytes 0, 36 (headers 0, 1 in lanes 0, 5; 2, 3 in 1, 6) and 80, 116 (4-7).
+    const __m256i x = _mm256_blend_epi32(load8x32(p), load8x32(p + 36), 0x42);
+    const __m256i y = _mm256_blend_epi32(load8x32(p + 80), load8x32(p + 116), 0x42);
+    const __m256i order = _mm256_setr_epi32(0, 5, 1, 6, 0, 5, 1, 6);
+    h = _mm256_blend_epi32(_mm256_permutevar8x32_epi32(x, order),
+                           _mm256_permutevar8x32_epi32(y, order), 0xF0);
   } else {
     static_assert(kBlock == 12 || kBlock == 20, "a permutation for this block size");
   }
