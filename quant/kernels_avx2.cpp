@@ -761,38 +761,48 @@ struct GroupSplit {
   static constexpr bool kOn = false;
 };
 
-// INT2, groups of 32 (12-byte blocks): four groups per vector, as ternary_row
-// reads four chunks; the activations of each four groups are ternary_quarters'.
+// INT2, groups of 32 (12-byte blocks): four groups per vector, split as
+// ternary_row splits four chunks. Vector u holds groups 2u, 2u + 1 (low half)
+// and 2u + 4, 2u + 5 (high half), so that one vphaddd of the two vectors'
+// dots leaves the 8 groups in order.
 template <>
 struct GroupSplit<FmtInt2G32Asym> {
   static constexpr bool kOn = true;
   static constexpr i64 kBlock = 12;
+  // Group of slot i (8 bytes) of vector u.
+  static constexpr int group(int u, int i) { return 2 * u + (i & 1) + 4 * (i >> 1); }
+  // out[256 c + 128 u + 32 k + 8 i + j] = q[256 c + 32 group(u, i) + 8 k + j]:
+  // quarter k of the slots' groups (ternary_quarters' order, slots for chunks).
   static void regroup(const std::int8_t* q, i64 chunks, std::int8_t* out) {
-    ternary_quarters(q, 2 * chunks, out);
+    for (i64 c = 0; c < chunks; ++c)
+      for (int u = 0; u < 2; ++u)
+        for (int k = 0; k < 4; ++k)
+          for (int i = 0; i < 4; ++i)
+            std::memcpy(out + 256 * c + 128 * u + 32 * k + 8 * i,
+                        q + 256 * c + 32 * group(u, i) + 8 * k, 8);
   }
-  // The 8 code bytes of groups 4u .. 4u + 3 of a chunk at p, one after the
-  // other (zeros for groups from `count` on, which are not read).
+  // The 8 code bytes of the 4 groups of vector u of a chunk at p, in slot
+  // order (zeros for groups from `count` on, which are not read).
   template <bool kFull>
   static __m256i codes(const std::uint8_t* p, int u, i64 count) {
-    const std::uint8_t* b = p + 4 * kBlock * u + 4;
-    if (kFull || 4 * u + 4 <= count) {
+    const std::uint8_t* b = p + 2 * kBlock * u + 4;  // group 2u
+    const std::uint8_t* b4 = b + 4 * kBlock;         // group 2u + 4
+    if (kFull || 2 * u + 6 <= count) {
       const __m128i lo = _mm_castpd_si128(_mm_loadh_pd(
           _mm_castsi128_pd(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b))),
           reinterpret_cast<const double*>(b + kBlock)));
       const __m128i hi = _mm_castpd_si128(_mm_loadh_pd(
-          _mm_castsi128_pd(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 * kBlock))),
-          reinterpret_cast<const double*>(b + 3 * kBlock)));
+          _mm_castsi128_pd(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b4))),
+          reinterpret_cast<const double*>(b4 + kBlock)));
       return _mm256_set_m128i(hi, lo);
     }
-    // 1 to 3 of the 4 groups, loaded into registers (see headers_tail).
-    const i64 n = count - 4 * u;
-    if (n <= 0) return _mm256_setzero_si256();
-    __m128i lo = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b)), hi = _mm_setzero_si128();
-    if (n >= 2) {
-      lo = _mm_castpd_si128(
-          _mm_loadh_pd(_mm_castsi128_pd(lo), reinterpret_cast<const double*>(b + kBlock)));
-    }
-    if (n >= 3) hi = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 * kBlock));
+    // Some of the 4 groups, loaded into registers (see headers_tail).
+    auto slot = [&](const std::uint8_t* at, i64 g) {
+      return g < count ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(at))
+                       : _mm_setzero_si128();
+    };
+    const __m128i lo = _mm_unpacklo_epi64(slot(b, 2 * u), slot(b + kBlock, 2 * u + 1));
+    const __m128i hi = _mm_unpacklo_epi64(slot(b4, 2 * u + 4), slot(b4 + kBlock, 2 * u + 5));
     return _mm256_set_m128i(hi, lo);
   }
   // dot[r][c]: the group dots of activation chunk acts[r] (regrouped) and the
@@ -805,7 +815,7 @@ struct GroupSplit<FmtInt2G32Asym> {
     __m256i e[2][R][C];
 #pragma GCC unroll 8
     for (int u = 0; u < 2; ++u) {
-      if (!kFull && 4 * u >= count) {  // no group of this quad
+      if (!kFull && 2 * u >= count) {  // no group of this vector
         for (int r = 0; r < R; ++r)
           for (int c = 0; c < C; ++c) e[u][r][c] = _mm256_setzero_si256();
         continue;
@@ -823,48 +833,49 @@ struct GroupSplit<FmtInt2G32Asym> {
                                               _mm256_maddubs_epi16(c2, load8x32(aq + 64)));
           const __m256i s4 = _mm256_add_epi16(_mm256_maddubs_epi16(c1, load8x32(aq + 32)),
                                               _mm256_maddubs_epi16(c3, load8x32(aq + 96)));
-          // Lanes 2i, 2i + 1: group 4u + i (s4 is 4 times an exact sum).
+          // Lanes 2i, 2i + 1: slot i (s4 is 4 times an exact sum).
           e[u][r][c] = _mm256_madd_epi16(_mm256_add_epi16(s1, _mm256_srai_epi16(s4, 2)), ones);
         }
       }
     }
-    // hadd: groups 0, 1, 4, 5 | 2, 3, 6, 7; the qword permutation restores the order.
+    // hadd: groups 0, 1 (vector 0), 2, 3 (vector 1) | 4, 5, 6, 7.
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-      for (int c = 0; c < C; ++c)
-        dot[r][c] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(e[0][r][c], e[1][r][c]), 0xD8);
+      for (int c = 0; c < C; ++c) dot[r][c] = _mm256_hadd_epi32(e[0][r][c], e[1][r][c]);
   }
 };
 
 // Two groups of 16 code bytes (INT4 in groups of 32, INT2 in groups of 64) per
 // vector: byte j of each holds codes j + 16 i (i = 0, 1 for 4 bits; 0 .. 3 for
-// 2 bits). Activations: per pair of groups, part i holds codes [16 i, 16 i + 16)
-// of both groups.
+// 2 bits). Vector t holds groups t (low half) and t + 4 (high half), so that
+// the vphaddd tree leaves the 8 groups in order. Activations: per vector,
+// part i holds codes [16 i, 16 i + 16) of both groups.
 template <class F, int kParts>
 struct PairSplit {
   static constexpr bool kOn = true;
   static constexpr i64 kBlock = F::kHeader + F::Dec::kBytes;
   static_assert(F::Dec::kBytes == 16 && F::Dec::kChunk == 16 * kParts, "16 code bytes per group");
-  // out[32 kParts t + 32 i + 16 h + j] = q[32 kParts t + 16 kParts h + 16 i + j] (group 2t + h).
+  // out[C + 32 kParts t + 32 i + 16 h + j] = q[C + 16 kParts g + 16 i + j] (C = 128 kParts c:
+  // chunk c; g = t + 4 h, the group of half h of vector t).
   static void regroup(const std::int8_t* q, i64 chunks, std::int8_t* out) {
-    for (i64 t = 0; t < 4 * chunks; ++t)
-#pragma GCC unroll 8
-      for (int i = 0; i < kParts; ++i)
-        for (int h = 0; h < 2; ++h)
-          std::memcpy(out + 32 * kParts * t + 32 * i + 16 * h,
-                      q + 32 * kParts * t + 16 * kParts * h + 16 * i, 16);
+    for (i64 c = 0; c < chunks; ++c)
+      for (int t = 0; t < 4; ++t)
+        for (int i = 0; i < kParts; ++i)
+          for (int h = 0; h < 2; ++h)
+            std::memcpy(out + 128 * kParts * c + 32 * kParts * t + 32 * i + 16 * h,
+                        q + 128 * kParts * c + 16 * kParts * (t + 4 * h) + 16 * i, 16);
   }
-  // The code bytes of groups 2t, 2t + 1 of a chunk at p (zeros for groups
+  // The code bytes of groups t, t + 4 of a chunk at p (zeros for groups
   // from `count` on, which are not read).
   template <bool kFull>
   static __m256i codes(const std::uint8_t* p, int t, i64 count) {
-    const std::uint8_t* b = p + 2 * kBlock * t + F::kHeader;
-    if (kFull || 2 * t + 2 <= count) {
-      return _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(b + kBlock),
+    const std::uint8_t* b = p + kBlock * t + F::kHeader;
+    if (kFull || t + 4 < count) {
+      return _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(b + 4 * kBlock),
                                  reinterpret_cast<const __m128i*>(b));
     }
-    if (2 * t + 1 == count)
+    if (t < count)
       return _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
     return _mm256_setzero_si256();
   }
@@ -872,11 +883,11 @@ struct PairSplit {
   static void dots8(const std::uint8_t* const (&p)[C], const std::int8_t* const (&acts)[R],
                     i64 count, __m256i (&dot)[R][C]) {
     const __m256i ones = _mm256_set1_epi16(1);
-    // Pairs 0, 1 and 2, 3 are reduced as they are done (fewer live registers).
+    // Vectors 0, 1 and 2, 3 are reduced as they are done (fewer live registers).
     __m256i e[2][R][C];
 #pragma GCC unroll 8
     for (int t = 0; t < 4; ++t) {
-      if (!kFull && 2 * t >= count) {  // no group of this pair
+      if (!kFull && t >= count) {  // no group of this vector
         for (int r = 0; r < R; ++r) {
           for (int c = 0; c < C; ++c) {
             e[t / 2][r][c] = t % 2 == 0 ? _mm256_setzero_si256()
@@ -915,7 +926,7 @@ struct PairSplit {
                                                 _mm256_maddubs_epi16(cv[3], load8x32(ap + 96)));
             s = _mm256_add_epi16(s1, _mm256_srai_epi16(s4, 2));
           }
-          // Lanes 0-3: group 2t; lanes 4-7: group 2t + 1.
+          // Lanes 0-3: group t; lanes 4-7: group t + 4.
           const __m256i q = _mm256_madd_epi16(s, ones);
           if (t % 2 == 0) {
             e[t / 2][r][c] = q;
@@ -925,13 +936,11 @@ struct PairSplit {
         }
       }
     }
-    // The hadds leave groups 0, 2, 4, 6 | 1, 3, 5, 7.
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    // The hadds leave groups 0, 1, 2, 3 | 4, 5, 6, 7.
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-      for (int c = 0; c < C; ++c)
-        dot[r][c] = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(e[0][r][c], e[1][r][c]), order);
+      for (int c = 0; c < C; ++c) dot[r][c] = _mm256_hadd_epi32(e[0][r][c], e[1][r][c]);
   }
 };
 
