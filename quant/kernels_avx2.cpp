@@ -682,14 +682,16 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
 // operations are the same in every tile, single rows included: per chunk
 // (lane j = group g0 + j; lanes past the last group hold 0) acc += float(D) * d
 // and cacc += A * m (A * d for offsets), then hsum(acc) + k hsum(cacc) (k = 1,
-// or -o for offsets). Exactness: a group's int16 sums add two vpmaddubsw
+// or -o for offsets). Exactness: a vector's int16 sums add two vpmaddubsw
 // results, each pair at most 2 * 15 * 128 = 3840 (4-bit codes) or 2 * 12 * 128
-// = 3072 (2-bit codes taken as 4 times the code), so below 2^15.
+// = 3072 (2-bit codes taken as 4 times the code), so below 2^15; INT4-g32 then
+// adds four vectors' lanes in int16 (PairSplit::kInt16Tree), below 4 * 7680.
 // Interleaved runs against grouped_tile and grouped_row_asym (min of 3, one
 // thread, Zen 3; with prefetch_fixed): 1 x 4096 x 4096 INT2-g32 860 -> 664 us,
 // INT2-g64 635 -> 505, INT4-g32 asymmetric 953 -> 785, symmetric 721 -> 615;
 // 1 x 784 x 2000 94 -> 79, 72 -> 70, 100 -> 87, 79 -> 72 us; 256 x 4096 x 4096
-// 15-33 % less time.
+// 15-33 % less time. With the later changes (headers8's single permutation,
+// groups in order, INT4's int16 tree), 1 x 4096 x 4096: 546, 426, 590, 501 us.
 
 inline std::int32_t i32_at(const std::uint8_t* p) {
   std::int32_t v;
