@@ -61,17 +61,10 @@ constexpr bool kPrefetchNextTile = true;
 constexpr bool kPrefetchNextTile = false;
 #endif
 
-inline void prefetch_span(const std::uint8_t* p, i64 bytes) {
-  for (i64 off = 0; off < bytes; off += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
-  }
-}
-
-// prefetch_span for a size known at compile time. (GCC 12 dropped the loop of
-// prefetch_span altogether in split_tile, where the size came from a lambda's
-// argument.)
+// The size is a template argument: GCC 12 dropped a run-time-sized prefetch
+// loop altogether in split_tile, where the size came from a lambda's argument.
 template <i64 kBytes>
-inline void prefetch_fixed(const std::uint8_t* p) {
+inline void prefetch_span(const std::uint8_t* p) {
 #pragma GCC unroll 64
   for (i64 off = 0; off < kBytes; off += 64) {
     _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
@@ -314,7 +307,7 @@ void channel_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& o
     if constexpr (F::kSigned) {
       for (i64 ch = c0; ch < c1; ++ch) {
         if constexpr (R == 1 && kPrefetchNextTile)
-          prefetch_span(next + ch * C * D::kBytes, C * D::kBytes);
+          prefetch_span<C * D::kBytes>(next + ch * C * D::kBytes);
         __m256i av[R], aa[R];
         for (int r = 0; r < R; ++r) {
           av[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + ch * 32));
@@ -336,7 +329,7 @@ void channel_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& o
           for (int c = 0; c < C; ++c) s16[r][c] = _mm256_setzero_si256();
         for (i64 x = ch; x < ce; ++x) {
           if constexpr (R == 1 && kPrefetchNextTile)
-            prefetch_span(next + x * C * D::kBytes, C * D::kBytes);
+            prefetch_span<C * D::kBytes>(next + x * C * D::kBytes);
           for (int v = 0; v < D::kNV; ++v) {
             __m256i av[R];
             for (int r = 0; r < R; ++r) {
@@ -474,47 +467,38 @@ inline void add_group_terms(const float* gs, i64 count, const float (&f)[C][8],
     cacc[c] = _mm256_fmadd_ps(av, _mm256_maskload_ps(f[c], mask), cacc[c]);
 }
 
-// dot[r][c] = the int32 lanes of group g's integer dot product of activation
-// row ar[r] and weight row wr[c] (blocks of kHeader + kBytes bytes).
-template <class F, int R, int C>
-inline void group_dots(const std::int8_t* const (&ar)[R], const std::uint8_t* const (&wr)[C],
-                       i64 g, __m256i (&dot)[R][C]) {
+// Single-row paths: dot[c] = the int32 lanes of group g's integer dot product
+// of activation row ar and weight row wr[c] (blocks of kHeader + kBytes bytes),
+// as grouped_tile forms them.
+template <class F, int C>
+inline void group_dots(const std::int8_t* ar, const std::uint8_t* const (&wr)[C], i64 g,
+                       __m256i (&dot)[C]) {
   using D = typename F::Dec;
   constexpr i64 kBlock = F::kHeader + D::kBytes;
   const __m256i ones = _mm256_set1_epi16(1);
   if constexpr (D::kNV == 1) {
-    __m256i av[R], aa[R];
-    for (int r = 0; r < R; ++r) {
-      av[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk));
-      if constexpr (F::kSigned) aa[r] = _mm256_abs_epi8(av[r]);
-    }
+    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk));
+    __m256i aa = av;
+    if constexpr (F::kSigned) aa = _mm256_abs_epi8(av);
     for (int c = 0; c < C; ++c) {
       const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, 0);
-      for (int r = 0; r < R; ++r) {
-        const __m256i p = F::kSigned ? _mm256_maddubs_epi16(aa[r], _mm256_sign_epi8(wv, av[r]))
-                                     : _mm256_maddubs_epi16(wv, av[r]);
-        dot[r][c] = _mm256_madd_epi16(p, ones);
-      }
+      const __m256i p = F::kSigned ? _mm256_maddubs_epi16(aa, _mm256_sign_epi8(wv, av))
+                                   : _mm256_maddubs_epi16(wv, av);
+      dot[c] = _mm256_madd_epi16(p, ones);
     }
   } else {
     static_assert(!F::kSigned, "multi-vector groups hold unsigned codes");
-    __m256i s16[R][C];
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) s16[r][c] = _mm256_setzero_si256();
+    __m256i s16[C];
+    for (int c = 0; c < C; ++c) s16[c] = _mm256_setzero_si256();
     for (int v = 0; v < D::kNV; ++v) {
-      __m256i av[R];
-      for (int r = 0; r < R; ++r) {
-        av[r] =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + g * D::kChunk + 32 * v));
-      }
+      const __m256i av =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + g * D::kChunk + 32 * v));
       for (int c = 0; c < C; ++c) {
         const __m256i wv = D::decode(wr[c] + g * kBlock + F::kHeader, v);
-        for (int r = 0; r < R; ++r)
-          s16[r][c] = _mm256_add_epi16(s16[r][c], _mm256_maddubs_epi16(wv, av[r]));
+        s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(wv, av));
       }
     }
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) dot[r][c] = _mm256_madd_epi16(s16[r][c], ones);
+    for (int c = 0; c < C; ++c) dot[c] = _mm256_madd_epi16(s16[c], ones);
   }
 }
 
@@ -582,7 +566,7 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
   [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
   for (i64 g = 0; g < blocks; ++g) {
-    if constexpr (R == 1 && kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
+    if constexpr (R == 1 && kPrefetchNextTile) prefetch_span<C * kBlock>(next + g * C * kBlock);
     // Each product is folded into its accumulator right away (fewer live registers).
     if constexpr (D::kNV == 1) {
       __m256i av[R], aa[R];
@@ -687,7 +671,7 @@ void grouped_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const float* 
 // = 3072 (2-bit codes taken as 4 times the code), so below 2^15; INT4-g32 then
 // adds four vectors' lanes in int16 (PairSplit::kInt16Tree), below 4 * 7680.
 // Interleaved runs against grouped_tile and grouped_row_asym (min of 3, one
-// thread, Zen 3; with prefetch_fixed): 1 x 4096 x 4096 INT2-g32 860 -> 664 us,
+// thread, Zen 3; with the prefetch restored): 1 x 4096 x 4096 INT2-g32 860 -> 664 us,
 // INT2-g64 635 -> 505, INT4-g32 asymmetric 953 -> 785, symmetric 721 -> 615;
 // 1 x 784 x 2000 94 -> 79, 72 -> 70, 100 -> 87, 79 -> 72 us; 256 x 4096 x 4096
 // 15-33 % less time. With the later changes (headers8's single permutation,
@@ -974,12 +958,12 @@ void split_tile(const QActs& a, const std::int8_t* const (&rg)[R], const QWeight
   const i64 blocks = w.blocks_per_row;
   const std::uint8_t* wr[C];
   const float* gs[R];
-#pragma GCC unroll 8
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
-#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) gs[r] = a.gsum + (m + r) * a.gsum_stride;
   [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
   __m256 acc[R][C], cacc[R][C];
+  // (Fully unrolled loops over the tile here and below: otherwise GCC keeps
+  // acc and cacc in memory, and 256-row products took about 20 % longer.)
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
@@ -988,13 +972,11 @@ void split_tile(const QActs& a, const std::int8_t* const (&rg)[R], const QWeight
   auto chunk = [&](i64 g0, i64 count, auto full) __attribute__((always_inline)) {
     constexpr bool kFull = decltype(full)::value;
     if constexpr (R == 1 && kPrefetchNextTile && kFull)
-      prefetch_fixed<8 * C * kBlock>(next + g0 * C * kBlock);
+      prefetch_span<8 * C * kBlock>(next + g0 * C * kBlock);
     __m256i dot[R][C];
     const std::uint8_t* p[C];
     const std::int8_t* ap[R];
-#pragma GCC unroll 8
     for (int c = 0; c < C; ++c) p[c] = wr[c] + g0 * kBlock;
-#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) ap[r] = rg[r] + g0 * D::kChunk;
     GroupSplit<F>::template dots8<kFull, R, C>(p, ap, count, dot);
     const __m256i mask = first_lanes(count);
@@ -1111,7 +1093,7 @@ void grouped_row_asym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOu
   const i64 blocks = w.blocks_per_row;
   const std::uint8_t* wr[C];
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
-  const std::int8_t* const ars[1] = {a.q + m * a.q_stride};
+  const std::int8_t* ar = a.q + m * a.q_stride;
   const float* gs = a.gsum + m * a.gsum_stride;
   [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
   __m256 acc[C], cacc[C];
@@ -1120,15 +1102,15 @@ void grouped_row_asym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOu
   for (i64 g0 = 0; g0 < blocks; g0 += 8) {
     const i64 ge = imin(blocks, g0 + 8);
     for (i64 g = g0; g < ge; ++g) {
-      if constexpr (kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
-      __m256i dot[1][C];
-      group_dots<F, 1, C>(ars, wr, g, dot);
+      if constexpr (kPrefetchNextTile) prefetch_span<C * kBlock>(next + g * C * kBlock);
+      __m256i dot[C];
+      group_dots<F, C>(ar, wr, g, dot);
       for (int c = 0; c < C; ++c) {
         std::int32_t hdr;
         std::memcpy(&hdr, wr[c] + g * kBlock, 4);
         const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(hdr));  // d, m
         mbuf[c][g - g0] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
-        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[0][c]), _mm256_broadcastss_ps(dm), acc[c]);
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_broadcastss_ps(dm), acc[c]);
       }
     }
     add_group_terms<C>(gs + g0, ge - g0, mbuf, cacc);
@@ -1146,10 +1128,9 @@ void grouped_row_asym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOu
 // Single activation rows of symmetric grouped formats: grouped_tile<F, 1, C>
 // with each scale converted from its block header where it is used, as
 // grouped_row_asym does; the same operations in the same order, so every
-// output is bit-identical to it. Used where it measured faster than
-// converting the scales up front (kRowScalesInline): INT8 in groups of 32
-// (1 x 4096 x 4096: 12-20 % less time, interleaved runs) and 128-code groups
-// (about 4 %). (INT4 in groups of 32 takes split_tile.)
+// output is bit-identical to it. Against converting the scales up front,
+// INT8 in groups of 32 took 12-20 % less time at 1 x 4096 x 4096 (interleaved
+// runs) and 128-code groups about 4 %. (INT4 in groups of 32 takes split_tile.)
 template <class F, int C>
 void grouped_row_sym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
   static_assert(!F::kAsym, "symmetric formats only");
@@ -1160,7 +1141,7 @@ void grouped_row_sym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut
   const i64 blocks = w.blocks_per_row;
   const std::uint8_t* wr[C];
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
-  const std::int8_t* const ars[1] = {a.q + m * a.q_stride};
+  const std::int8_t* ar = a.q + m * a.q_stride;
   [[maybe_unused]] const float* gs = a.gsum + m * a.gsum_stride;
   [[maybe_unused]] const std::uint8_t* next = w.data + imin(n + C, w.rows - C) * w.row_stride;
   __m256 acc[C], cacc[C];
@@ -1170,13 +1151,13 @@ void grouped_row_sym(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut
   for (i64 g0 = 0; g0 < blocks; g0 += 8) {
     const i64 ge = imin(blocks, g0 + 8);
     for (i64 g = g0; g < ge; ++g) {
-      if constexpr (kPrefetchNextTile) prefetch_span(next + g * C * kBlock, C * kBlock);
-      __m256i dot[1][C];
-      group_dots<F, 1, C>(ars, wr, g, dot);
+      if constexpr (kPrefetchNextTile) prefetch_span<C * kBlock>(next + g * C * kBlock);
+      __m256i dot[C];
+      group_dots<F, C>(ar, wr, g, dot);
       for (int c = 0; c < C; ++c) {
         const float d = half_at(wr[c] + g * kBlock);
         if constexpr (kAfter) dbuf[c][g - g0] = d;
-        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[0][c]), _mm256_set1_ps(d), acc[c]);
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[c]), _mm256_set1_ps(d), acc[c]);
       }
     }
     if constexpr (kAfter) add_group_terms<C>(gs + g0, ge - g0, dbuf, cacc);
@@ -1206,13 +1187,6 @@ void int_gemm_fmt(const QActs& a, const QWeights& w, i64 m0, i64 m1, i64 n0, i64
     // each column tile for every row while its weights are in L1.
     if (m1 - m0 < F::kR) {
       constexpr int C1 = F::kC1;
-      constexpr bool kRowScalesInline = F::kSigned || F::Dec::kNV > 1;
-      if constexpr (!F::kAsym && !kRowScalesInline && !GroupSplit<F>::kOn) {
-        i64 n = n0;
-        for (; n + C1 <= n1; n += C1) grouped_columns<F, C1>(a, w, m0, m1, n, out, rg, rg_stride);
-        for (; n < n1; ++n) grouped_columns<F, 1>(a, w, m0, m1, n, out, rg, rg_stride);
-        return;
-      }
       auto row = [&](auto cols, i64 m, i64 n) {
         constexpr int kC = decltype(cols)::value;
         if constexpr (GroupSplit<F>::kOn) {
