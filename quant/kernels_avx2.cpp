@@ -367,10 +367,13 @@ void channel_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& o
 // (an exact shift) at each flush. About 28 % less time than channel_tile at
 // 1 x 4096 x 4096, one thread (bench/quant).
 
-// Quads per int16 flush: s4 < 4 * 2 * (2 * 12 * 128) < 2^15, then s1 + s4 / 4 < 2^14.
-constexpr i64 kQuadFlush = 4;
-// Weight rows per ternary_row call: one (two measured the same, 1 x 4096 x 4096).
-constexpr int kTernaryRowCols = 1;
+// Quads per int16 flush: each s4 < 8 * (2 * 12 * 128) < 2^15, then
+// s1 + s4a / 4 + s4b / 4 < 8 * 4 * (2 * 3 * 128) < 2^15.
+constexpr i64 kQuadFlush = 8;
+// Weight rows per ternary_row call: two share the activation loads and the
+// per-row epilogue (1 x 4096 x 4096, one thread: 295 -> 260 us with the
+// flush of 8 quads; three or four rows were slower, 283 and 298 us).
+constexpr int kTernaryRowCols = 2;
 
 // out[128 t + 32 k + 8 i + j] = q[128 t + 32 i + 8 k + j]: quarter k of chunk i
 // of quad t (a transpose of 8-byte pieces), for quads t < quads.
@@ -381,9 +384,10 @@ void ternary_quarters(const std::int8_t* q, i64 quads, std::int8_t* out) {
         std::memcpy(out + 128 * t + 32 * k + 8 * i, q + 128 * t + 32 * i + 8 * k, 8);
 }
 
+// Inlined into the loop over weight rows (a call per pair of rows cost 6 %).
 template <int C>
-void ternary_row(const QActs& a, const std::int8_t* quarters, const QWeights& w, i64 m, i64 n,
-                 const QOut& out) {
+[[gnu::always_inline]] inline void ternary_row(const QActs& a, const std::int8_t* quarters,
+                                               const QWeights& w, i64 m, i64 n, const QOut& out) {
   const i64 chunks = w.blocks_per_row, quads = chunks / 4;
   const std::uint8_t* wr[C];
   for (int c = 0; c < C; ++c) wr[c] = w.data + (n + c) * w.row_stride;
@@ -392,7 +396,8 @@ void ternary_row(const QActs& a, const std::int8_t* quarters, const QWeights& w,
   i64 dot[C] = {};
   __m256i acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_si256();
-  // int32 lanes gain < 2^15 per flush: fold into int64 every 16384 flushes.
+  // int32 lanes gain < 2^16 per flush (two int16 lanes): fold into int64
+  // every 16384 flushes.
   i64 flushes = 0;
   auto flush = [&](const __m256i (&s16)[C]) {
     for (int c = 0; c < C; ++c) acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(s16[c], ones));
@@ -403,29 +408,34 @@ void ternary_row(const QActs& a, const std::int8_t* quarters, const QWeights& w,
       }
     }
   };
-  for (i64 t = 0; t < quads; t += kQuadFlush) {
-    const i64 te = imin(quads, t + kQuadFlush);
-    __m256i s1[C], s4[C];
-    for (int c = 0; c < C; ++c) s1[c] = s4[c] = _mm256_setzero_si256();
-    for (i64 u = t; u < te; ++u) {
-      const std::int8_t* aq = quarters + 128 * u;
-      const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(aq));
-      const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(aq + 32));
-      const __m256i a2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(aq + 64));
-      const __m256i a3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(aq + 96));
-      for (int c = 0; c < C; ++c) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr[c] + 32 * u));
-        const __m256i h = _mm256_srli_epi16(v, 4);
-        s1[c] = _mm256_add_epi16(s1[c], _mm256_maddubs_epi16(_mm256_and_si256(v, m3), a0));
-        s4[c] = _mm256_add_epi16(s4[c], _mm256_maddubs_epi16(_mm256_and_si256(v, m12), a1));
-        s1[c] = _mm256_add_epi16(s1[c], _mm256_maddubs_epi16(_mm256_and_si256(h, m3), a2));
-        s4[c] = _mm256_add_epi16(s4[c], _mm256_maddubs_epi16(_mm256_and_si256(h, m12), a3));
-      }
+  // Per row s1 and two s4 (for the low and high nibbles), bounded at kQuadFlush.
+  auto quad = [&](i64 u, __m256i(&s1)[C], __m256i(&s4a)[C], __m256i(&s4b)[C]) {
+    const std::int8_t* aq = quarters + 128 * u;
+    const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(aq));
+    const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(aq + 32));
+    const __m256i a2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(aq + 64));
+    const __m256i a3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(aq + 96));
+    for (int c = 0; c < C; ++c) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr[c] + 32 * u));
+      const __m256i h = _mm256_srli_epi16(v, 4);
+      s1[c] = _mm256_add_epi16(s1[c], _mm256_maddubs_epi16(_mm256_and_si256(v, m3), a0));
+      s4a[c] = _mm256_add_epi16(s4a[c], _mm256_maddubs_epi16(_mm256_and_si256(v, m12), a1));
+      s1[c] = _mm256_add_epi16(s1[c], _mm256_maddubs_epi16(_mm256_and_si256(h, m3), a2));
+      s4b[c] = _mm256_add_epi16(s4b[c], _mm256_maddubs_epi16(_mm256_and_si256(h, m12), a3));
     }
+  };
+  auto group = [&](i64 t, i64 te) {
+    __m256i s1[C], s4a[C], s4b[C];
+    for (int c = 0; c < C; ++c) s1[c] = s4a[c] = s4b[c] = _mm256_setzero_si256();
+    for (i64 u = t; u < te; ++u) quad(u, s1, s4a, s4b);
     // Each lane of s4 is 4 times an exact sum: the shift divides exactly.
-    for (int c = 0; c < C; ++c) s1[c] = _mm256_add_epi16(s1[c], _mm256_srai_epi16(s4[c], 2));
+    for (int c = 0; c < C; ++c) {
+      s1[c] = _mm256_add_epi16(s1[c], _mm256_add_epi16(_mm256_srai_epi16(s4a[c], 2),
+                                                       _mm256_srai_epi16(s4b[c], 2)));
+    }
     flush(s1);
-  }
+  };
+  for (i64 t = 0; t < quads; t += kQuadFlush) group(t, imin(quads, t + kQuadFlush));
   // The last chunks (fewer than four) as channel_tile decodes them.
   if (4 * quads < chunks) {
     __m256i s1[C];

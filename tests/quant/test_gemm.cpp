@@ -117,10 +117,11 @@ INSTANTIATE_TEST_SUITE_P(Quant, IntFormat, ::testing::ValuesIn(test::integer_for
                          [](const auto& info) { return test::format_param_name(info.param); });
 
 // K = 223 and 413 leave last chunks of 7 and 5 groups of 32 (4 and 7 of 64),
-// which the split single-row kernels assemble group by group.
+// which the split single-row kernels assemble group by group; K = 1500 gives
+// ternary single rows a full int16 flush of 8 quads, a partial one and a tail.
 TEST_P(IntFormat, EveryPathIsExactOnIntegerData) {
   const QuantFormat f = GetParam();
-  for (Index k : {1, 31, 33, 127, 223, 413, 791}) {
+  for (Index k : {1, 31, 33, 127, 223, 413, 791, 1500}) {
     for (Index n : {1, 5, 13}) {
       const QuantizedTensor w = integer_weights(f, n, k, 1000 + 7 * k + n);
       const VectorXf bias = test::uniform_int_matrix(1, n, -50, 50, 3 * k + n).row(0).transpose();
