@@ -906,12 +906,13 @@ struct PairSplit {
   static void dots8(const std::uint8_t* const (&p)[C], const std::int8_t* const (&acts)[R],
                     i64 count, __m256i (&dot)[R][C]) {
     const __m256i ones = _mm256_set1_epi16(1);
-    // 4-bit codes: the tree adds int16 lanes (|lane| < 4 * 7680 < 2^15 at the
-    // end) and one vpmaddwd per chunk widens them, where 2-bit codes take a
-    // vpmaddwd per vector and int32 hadds (measured: the int16 tree made INT4-g32
-    // 1 x 4096^2 6 % and 256 x 784 x 2000 11 % faster, INT2-g64 at 256 rows 10 %
-    // slower).
-    constexpr bool kInt16Tree = kParts == 2;
+    // The tree adds int16 lanes and one vpmaddwd per chunk widens them
+    // (|lane| < 4 * 7680 for 4-bit codes, 4 * 3072 for 2-bit codes at the end),
+    // except for 2-bit codes in batch tiles, which take a vpmaddwd per vector
+    // and int32 hadds. Measured: the int16 tree made INT4-g32 1 x 4096^2 6 % and
+    // 256 x 784 x 2000 11 % faster, INT2-g64 at 256 rows 10 % slower but at
+    // batch 1 4 % faster (1 x 4096^2 417 -> 401 us).
+    constexpr bool kInt16Tree = kParts == 2 || R == 1;
     auto hadd = [](__m256i a, __m256i b) {
       return kInt16Tree ? _mm256_hadd_epi16(a, b) : _mm256_hadd_epi32(a, b);
     };
