@@ -145,10 +145,10 @@ void packed_sym_symv(const T* packed, Index lp, const T* x, T* y) {
   packed_sym_symv_rows(packed, lp, x, y, 0, lp / kT);
 }
 
-// Tile by tile: eight accumulators hold one tile's rows (one packet of
-// columns at a time) over all m terms, then Q_tile = alpha Q_tile + acc; each
-// tile is read and written once, and the loads (eight broadcasts and one
-// vector per term) stay below the FMA rate. V is first copied into column
+// In register blocks (four rows of a block row times two packets of
+// columns) accumulated over all m terms, then Q = alpha Q + acc; each tile
+// is read and written once, and the loads (four splat values and two
+// vectors per term) stay below the FMA rate. V is first copied into column
 // groups of 8 (group g: m x 8, term-major), so a tile's operands are two
 // contiguous m x 8 stretches: taken from V's rows (lp apart) every term
 // touched two new cache lines and pages per tile. (It replaced Eigen/OpenBLAS
@@ -195,42 +195,80 @@ void packed_sym_rank_update_rows(T* packed, Index lp, double alpha, const T* coe
   // 1 MiB in double at L = 2000, m = 64).
   const Index chunk = std::max<Index>(
       1, (Index{128} << 10) / (std::max<Index>(m, 1) * kT * static_cast<Index>(sizeof(T))));
-  // Doubles, up to kMaxSplatTerms terms: a block row's values and the
-  // coefficients are splat into whole packets once (abuf, cbuf) and read by
-  // plain loads in the loop below. On Zen 2/3 a broadcast load of a double is
-  // a load and a shuffle, and those shuffles bounded the double update
-  // (BM_PackedRankUpdate64F64). The same products in the same order either
-  // way, so the results are the same bits.
+  // Up to kMaxSplatTerms terms (all the online ELM uses): the block row's
+  // values times the coefficients, a_q[r] coef[q], are splat into whole
+  // packets once (abuf) and read by plain loads (on Zen 2/3 a broadcast load
+  // of a double is a load and a shuffle), and each tile pair of packets takes
+  // a 4 x 2 register block: 6 loads per 8 multiply-adds, where 8 rows against
+  // one packet took 9 loads, a multiply by coef and 8 multiply-adds.
   constexpr Index kMaxSplatTerms = 64;
+  constexpr Index NP = kT / W;  // packets per tile row
   alignas(64) P abuf[kMaxSplatTerms * kT];
-  alignas(64) P cbuf[kMaxSplatTerms];
-  constexpr bool kSplat = sizeof(T) == 8;  // float broadcasts are plain loads already
-  if (kSplat && m <= kMaxSplatTerms) {
-    for (Index q = 0; q < m; ++q) cbuf[q] = pset1<P>(coef[q]);
-  }
-  auto tiles = [&](auto splat, Index g0, Index g1, Index bb) {
+  // Packet column j of block row bb's tiles from group gs: tile gs + j / NP,
+  // columns (j % NP) W .. + W.
+  auto blocked = [&](Index bb, Index gs, Index g1) {
     const T* a_grp = scratch.row(bb).data() + kT * q0;
-    if constexpr (decltype(splat)::value) {
-      for (Index i = 0; i < m * kT; ++i) abuf[i] = pset1<P>(a_grp[i]);
+    for (Index q = 0; q < m; ++q)
+      for (Index r = 0; r < kT; ++r) abuf[kT * q + r] = pset1<P>(a_grp[kT * q + r] * coef[q]);
+    const Index np = (g1 - gs) * NP;
+    auto b_ptr = [&](Index j) { return scratch.row(gs + j / NP).data() + kT * q0 + W * (j % NP); };
+    auto t_ptr = [&](Index j, Index r) {
+      return tile_ptr(packed, bb, gs + j / NP - bb, lp) + kT * r + W * (j % NP);
+    };
+    Index j = 0;
+    for (; j + 2 <= np; j += 2) {
+      const T* b0 = b_ptr(j);
+      const T* b1 = b_ptr(j + 1);
+      for (Index r0 = 0; r0 < kT; r0 += 4) {
+        // The terms are summed apart from Q (each added into |Q| directly
+        // would round at Q's scale), then added once.
+        P acc0[4], acc1[4];
+        for (Index r = 0; r < 4; ++r) acc0[r] = acc1[r] = pset1<P>(T(0));
+        for (Index q = 0; q < m; ++q) {
+          const P bv0 = ploadu<P>(b0 + kT * q), bv1 = ploadu<P>(b1 + kT * q);
+          const P* aq = abuf + kT * q + r0;
+          for (Index r = 0; r < 4; ++r) {
+            acc0[r] = pmadd(aq[r], bv0, acc0[r]);
+            acc1[r] = pmadd(aq[r], bv1, acc1[r]);
+          }
+        }
+        for (Index r = 0; r < 4; ++r) {
+          T* d0 = t_ptr(j, r0 + r);
+          T* d1 = t_ptr(j + 1, r0 + r);
+          pstoreu(d0, pmadd(ploadu<P>(d0), alpha_p, acc0[r]));
+          pstoreu(d1, pmadd(ploadu<P>(d1), alpha_p, acc1[r]));
+        }
+      }
     }
+    if (j < np) {  // an odd packet column left
+      const T* b0 = b_ptr(j);
+      P acc[kT];
+      for (Index r = 0; r < kT; ++r) acc[r] = pset1<P>(T(0));
+      for (Index q = 0; q < m; ++q) {
+        const P bv = ploadu<P>(b0 + kT * q);
+        for (Index r = 0; r < kT; ++r) acc[r] = pmadd(abuf[kT * q + r], bv, acc[r]);
+      }
+      for (Index r = 0; r < kT; ++r) {
+        T* d = t_ptr(j, r);
+        pstoreu(d, pmadd(ploadu<P>(d), alpha_p, acc[r]));
+      }
+    }
+    if (gs == bb) symmetrize_tile(tile_ptr(packed, bb, 0, lp));
+  };
+  // More terms: eight rows against one packet, broadcasts and coef per term.
+  auto tiles = [&](Index g0, Index g1, Index bb) {
+    const T* a_grp = scratch.row(bb).data() + kT * q0;
     for (Index g = std::max(bb, g0); g < g1; ++g) {
       T* tile = tile_ptr(packed, bb, g - bb, lp);
       const T* b_grp = scratch.row(g).data() + kT * q0;
       for (Index p = 0; p < kT; p += W) {
-        // The terms are summed apart from Q (each added into |Q| directly
-        // would round at Q's scale), then added once.
         P acc[kT];
         for (Index r = 0; r < kT; ++r) acc[r] = pset1<P>(T(0));
         const T* aq = a_grp;
         const T* bq = b_grp + p;
         for (Index q = 0; q < m; ++q, aq += kT, bq += kT) {
-          if constexpr (decltype(splat)::value) {
-            const P bv = pmul(ploadu<P>(bq), cbuf[q]);
-            for (Index r = 0; r < kT; ++r) acc[r] = pmadd(abuf[kT * q + r], bv, acc[r]);
-          } else {
-            const P bv = pmul(ploadu<P>(bq), pset1<P>(coef[q]));
-            for (Index r = 0; r < kT; ++r) acc[r] = pmadd(pset1<P>(aq[r]), bv, acc[r]);
-          }
+          const P bv = pmul(ploadu<P>(bq), pset1<P>(coef[q]));
+          for (Index r = 0; r < kT; ++r) acc[r] = pmadd(pset1<P>(aq[r]), bv, acc[r]);
         }
         for (Index r = 0; r < kT; ++r) {
           T* dst = tile + kT * r + p;
@@ -243,10 +281,10 @@ void packed_sym_rank_update_rows(T* packed, Index lp, double alpha, const T* coe
   for (Index g0 = (b_begin / chunk) * chunk; g0 < groups; g0 += chunk) {
     const Index g1 = std::min(groups, g0 + chunk);
     for (Index bb = b_begin; bb < std::min(g1, b_end); ++bb) {
-      if (kSplat && m <= kMaxSplatTerms) {
-        tiles(std::true_type(), g0, g1, bb);
+      if (m <= kMaxSplatTerms) {
+        blocked(bb, std::max(bb, g0), g1);
       } else {
-        tiles(std::false_type(), g0, g1, bb);
+        tiles(g0, g1, bb);
       }
     }
   }
