@@ -22,8 +22,9 @@
 //
 //   elmq_bench_isa --benchmark_min_time=0.2
 //
-// x86-64 only; this file is built with AVX2/FMA flags, and the VNNI functions
-// with target attributes; each benchmark checks the CPU first.
+// x86-64 only. The file is built for the baseline ISA; the functions that use
+// AVX2, AVX-VNNI or AVX-512 have target attributes and run only after the
+// benchmark has checked the CPU.
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
@@ -103,65 +104,83 @@ void BM_ClockAddChain(benchmark::State& state) {
 }
 BENCHMARK(BM_ClockAddChain);
 
-void BM_Fma256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+__attribute__((target("avx2,fma"))) void fma256_chains(benchmark::State& state) {
   const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-3f);
 #define ELMQ_STEP(x) _mm256_fmadd_ps(x, a, b)
   ELMQ_CHAINS(__m256, ELMQ_INIT_F, ELMQ_STEP);
 #undef ELMQ_STEP
+}
+void BM_Fma256(benchmark::State& state) {
+  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+  fma256_chains(state);
   report(state, kChains * kRepeats, 8);
 }
 BENCHMARK(BM_Fma256);
 
-void BM_Maddubs256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+__attribute__((target("avx2,fma"))) void maddubs256_chains(benchmark::State& state) {
   const __m256i y = _mm256_set1_epi8(3);
 #define ELMQ_STEP(x) _mm256_maddubs_epi16(y, x)
   ELMQ_CHAINS(__m256i, ELMQ_INIT_I, ELMQ_STEP);
 #undef ELMQ_STEP
+}
+void BM_Maddubs256(benchmark::State& state) {
+  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+  maddubs256_chains(state);
   report(state, kChains * kRepeats, 0);
 }
 BENCHMARK(BM_Maddubs256);
 
-void BM_Madd256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+__attribute__((target("avx2,fma"))) void madd256_chains(benchmark::State& state) {
   const __m256i y = _mm256_set1_epi16(3);
 #define ELMQ_STEP(x) _mm256_madd_epi16(y, x)
   ELMQ_CHAINS(__m256i, ELMQ_INIT_I, ELMQ_STEP);
 #undef ELMQ_STEP
+}
+void BM_Madd256(benchmark::State& state) {
+  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+  madd256_chains(state);
   report(state, kChains * kRepeats, 0);
 }
 BENCHMARK(BM_Madd256);
 
 // The exact AVX2 INT8 step: 32 u8 x s8 products summed in pairs (vpmaddubsw),
 // then in fours into int32 (vpmaddwd by ones). One "op" = the pair.
-void BM_MaddubsMadd256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+__attribute__((target("avx2,fma"))) void maddubsmadd256_chains(benchmark::State& state) {
   const __m256i y = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
 #define ELMQ_STEP(x) _mm256_madd_epi16(_mm256_maddubs_epi16(y, x), ones)
   ELMQ_CHAINS(__m256i, ELMQ_INIT_I, ELMQ_STEP);
 #undef ELMQ_STEP
+}
+void BM_MaddubsMadd256(benchmark::State& state) {
+  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+  maddubsmadd256_chains(state);
   report(state, kChains * kRepeats, 32);
 }
 BENCHMARK(BM_MaddubsMadd256);
 
 // The decode steps of sub-byte codes: a byte shuffle and a 64-bit variable shift.
-void BM_Shuffle256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+__attribute__((target("avx2,fma"))) void shuffle256_chains(benchmark::State& state) {
   const __m256i y = _mm256_set1_epi8(3);
 #define ELMQ_STEP(x) _mm256_shuffle_epi8(y, x)
   ELMQ_CHAINS(__m256i, ELMQ_INIT_I, ELMQ_STEP);
 #undef ELMQ_STEP
+}
+void BM_Shuffle256(benchmark::State& state) {
+  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+  shuffle256_chains(state);
   report(state, kChains * kRepeats, 0);
 }
 BENCHMARK(BM_Shuffle256);
 
-void BM_Srlv256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+__attribute__((target("avx2,fma"))) void srlv256_chains(benchmark::State& state) {
   const __m256i s = _mm256_set1_epi64x(1);
 #define ELMQ_STEP(x) _mm256_srlv_epi64(x, s)
   ELMQ_CHAINS(__m256i, ELMQ_INIT_I, ELMQ_STEP);
 #undef ELMQ_STEP
+}
+void BM_Srlv256(benchmark::State& state) {
+  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
+  srlv256_chains(state);
   report(state, kChains * kRepeats, 0);
 }
 BENCHMARK(BM_Srlv256);
