@@ -180,12 +180,22 @@ void packed_sym_rank_update_rows(T* packed, Index lp, double alpha, const T* coe
   assert(lp % kT == 0 && (m == 0 || coef != nullptr));
   assert(0 <= b_begin && b_begin <= b_end && b_end <= lp / kT);
   assert(m == 0 || (scratch.rows() >= lp / kT && scratch.cols() >= (q0 + m) * kT));
+  // Up to kMaxSplatTerms terms at a time (all the online ELM passes); more
+  // are added in chunks of that many, each chunk's sum added to Q once.
+  constexpr Index kMaxSplatTerms = 64;
+  if (m > kMaxSplatTerms) {
+    for (Index q = 0; q < m; q += kMaxSplatTerms) {
+      packed_sym_rank_update_rows(packed, lp, q == 0 ? alpha : 1.0, coef + q,
+                                  std::min(kMaxSplatTerms, m - q), scratch, q0 + q, b_begin,
+                                  b_end);
+    }
+    return;
+  }
   using P = typename Eigen::internal::find_best_packet<T, kT>::type;
   constexpr Index W = sizeof(P) / sizeof(T);
   static_assert(kT % W == 0, "a tile row must be whole packets");
   using Eigen::internal::ploadu;
   using Eigen::internal::pmadd;
-  using Eigen::internal::pmul;
   using Eigen::internal::pset1;
   using Eigen::internal::pstoreu;
   const Index groups = lp / kT;
@@ -195,13 +205,12 @@ void packed_sym_rank_update_rows(T* packed, Index lp, double alpha, const T* coe
   // 1 MiB in double at L = 2000, m = 64).
   const Index chunk = std::max<Index>(
       1, (Index{128} << 10) / (std::max<Index>(m, 1) * kT * static_cast<Index>(sizeof(T))));
-  // Up to kMaxSplatTerms terms (all the online ELM uses): the block row's
-  // values times the coefficients, a_q[r] coef[q], are splat into whole
-  // packets once (abuf) and read by plain loads (on Zen 2/3 a broadcast load
-  // of a double is a load and a shuffle), and each tile pair of packets takes
-  // a 4 x 2 register block: 6 loads per 8 multiply-adds, where 8 rows against
-  // one packet took 9 loads, a multiply by coef and 8 multiply-adds.
-  constexpr Index kMaxSplatTerms = 64;
+  // The block row's values times the coefficients, a_q[r] coef[q], are splat
+  // into whole packets once (abuf) and read by plain loads (on Zen 2/3 a
+  // broadcast load of a double is a load and a shuffle), and each tile pair
+  // of packets takes a 4 x 2 register block: 6 loads per 8 multiply-adds,
+  // where 8 rows against one packet took 9 loads, a multiply by coef and 8
+  // multiply-adds.
   constexpr Index NP = kT / W;  // packets per tile row
   alignas(64) P abuf[kMaxSplatTerms * kT];
   // Packet column j of block row bb's tiles from group gs: tile gs + j / NP,
@@ -255,38 +264,9 @@ void packed_sym_rank_update_rows(T* packed, Index lp, double alpha, const T* coe
     }
     if (gs == bb) symmetrize_tile(tile_ptr(packed, bb, 0, lp));
   };
-  // More terms: eight rows against one packet, broadcasts and coef per term.
-  auto tiles = [&](Index g0, Index g1, Index bb) {
-    const T* a_grp = scratch.row(bb).data() + kT * q0;
-    for (Index g = std::max(bb, g0); g < g1; ++g) {
-      T* tile = tile_ptr(packed, bb, g - bb, lp);
-      const T* b_grp = scratch.row(g).data() + kT * q0;
-      for (Index p = 0; p < kT; p += W) {
-        P acc[kT];
-        for (Index r = 0; r < kT; ++r) acc[r] = pset1<P>(T(0));
-        const T* aq = a_grp;
-        const T* bq = b_grp + p;
-        for (Index q = 0; q < m; ++q, aq += kT, bq += kT) {
-          const P bv = pmul(ploadu<P>(bq), pset1<P>(coef[q]));
-          for (Index r = 0; r < kT; ++r) acc[r] = pmadd(pset1<P>(aq[r]), bv, acc[r]);
-        }
-        for (Index r = 0; r < kT; ++r) {
-          T* dst = tile + kT * r + p;
-          pstoreu(dst, pmadd(ploadu<P>(dst), alpha_p, acc[r]));
-        }
-      }
-      if (g == bb) symmetrize_tile(tile);
-    }
-  };
   for (Index g0 = (b_begin / chunk) * chunk; g0 < groups; g0 += chunk) {
     const Index g1 = std::min(groups, g0 + chunk);
-    for (Index bb = b_begin; bb < std::min(g1, b_end); ++bb) {
-      if (m <= kMaxSplatTerms) {
-        blocked(bb, std::max(bb, g0), g1);
-      } else {
-        tiles(g0, g1, bb);
-      }
-    }
+    for (Index bb = b_begin; bb < std::min(g1, b_end); ++bb) blocked(bb, std::max(bb, g0), g1);
   }
 }
 

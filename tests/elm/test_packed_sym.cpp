@@ -160,7 +160,7 @@ void check_rank_update(Index L, Index m, double alpha, double tol) {
   }
 }
 
-// m = 65 takes the kernel for more terms than the register-blocked one holds.
+// m = 65 adds its terms in two chunks (the register-blocked kernel holds 64).
 TEST(PackedSymRankUpdate, MatchesDenseForEveryTypePair) {
   for (const Index L : {8, 70, 257}) {
     for (const Index m : {0, 1, 7, 64, 65}) {
