@@ -58,6 +58,16 @@ void report(benchmark::State& state, double ops_per_iteration, double macs_per_o
   }
 }
 
+// Runs `chains` (a function with the instructions' target attribute) if the
+// CPU has them, and reports kChains * kRepeats instructions of `macs`
+// multiply-adds each.
+void run(benchmark::State& state, bool supported, const char* missing,
+         void (*chains)(benchmark::State&), double macs) {
+  if (!supported) return state.SkipWithError(missing);
+  chains(state);
+  report(state, kChains * kRepeats, macs);
+}
+
 // Twelve chains x0..x11 of `step` (x = step(x); init and step: names of
 // function-like macros, so that they expand inside functions with a target
 // attribute), kept in registers by an empty asm that reads and writes them
@@ -111,9 +121,7 @@ __attribute__((target("avx2,fma"))) void fma256_chains(benchmark::State& state) 
 #undef ELMQ_STEP
 }
 void BM_Fma256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
-  fma256_chains(state);
-  report(state, kChains * kRepeats, 8);
+  run(state, have_avx2(), "no AVX2/FMA", fma256_chains, 8);
 }
 BENCHMARK(BM_Fma256);
 
@@ -124,9 +132,7 @@ __attribute__((target("avx2,fma"))) void maddubs256_chains(benchmark::State& sta
 #undef ELMQ_STEP
 }
 void BM_Maddubs256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
-  maddubs256_chains(state);
-  report(state, kChains * kRepeats, 0);
+  run(state, have_avx2(), "no AVX2/FMA", maddubs256_chains, 0);
 }
 BENCHMARK(BM_Maddubs256);
 
@@ -137,9 +143,7 @@ __attribute__((target("avx2,fma"))) void madd256_chains(benchmark::State& state)
 #undef ELMQ_STEP
 }
 void BM_Madd256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
-  madd256_chains(state);
-  report(state, kChains * kRepeats, 0);
+  run(state, have_avx2(), "no AVX2/FMA", madd256_chains, 0);
 }
 BENCHMARK(BM_Madd256);
 
@@ -152,9 +156,7 @@ __attribute__((target("avx2,fma"))) void maddubsmadd256_chains(benchmark::State&
 #undef ELMQ_STEP
 }
 void BM_MaddubsMadd256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
-  maddubsmadd256_chains(state);
-  report(state, kChains * kRepeats, 32);
+  run(state, have_avx2(), "no AVX2/FMA", maddubsmadd256_chains, 32);
 }
 BENCHMARK(BM_MaddubsMadd256);
 
@@ -166,9 +168,7 @@ __attribute__((target("avx2,fma"))) void shuffle256_chains(benchmark::State& sta
 #undef ELMQ_STEP
 }
 void BM_Shuffle256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
-  shuffle256_chains(state);
-  report(state, kChains * kRepeats, 0);
+  run(state, have_avx2(), "no AVX2/FMA", shuffle256_chains, 0);
 }
 BENCHMARK(BM_Shuffle256);
 
@@ -179,9 +179,7 @@ __attribute__((target("avx2,fma"))) void srlv256_chains(benchmark::State& state)
 #undef ELMQ_STEP
 }
 void BM_Srlv256(benchmark::State& state) {
-  if (!have_avx2()) return state.SkipWithError("no AVX2/FMA");
-  srlv256_chains(state);
-  report(state, kChains * kRepeats, 0);
+  run(state, have_avx2(), "no AVX2/FMA", srlv256_chains, 0);
 }
 BENCHMARK(BM_Srlv256);
 
@@ -192,9 +190,7 @@ __attribute__((target("avx2,avxvnni"))) void avxvnni_chains(benchmark::State& st
 #undef ELMQ_STEP
 }
 void BM_Vpdpbusd256(benchmark::State& state) {
-  if (!elmq::cpu_features().avx_vnni) return state.SkipWithError("no AVX-VNNI");
-  avxvnni_chains(state);
-  report(state, kChains * kRepeats, 32);
+  run(state, elmq::cpu_features().avx_vnni, "no AVX-VNNI", avxvnni_chains, 32);
 }
 BENCHMARK(BM_Vpdpbusd256);
 
@@ -207,9 +203,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void avx512vnni_chains(
 }
 void BM_Vpdpbusd512(benchmark::State& state) {
   const elmq::CpuFeatures& f = elmq::cpu_features();
-  if (!(f.avx512f && f.avx512bw && f.avx512vnni)) return state.SkipWithError("no AVX-512 VNNI");
-  avx512vnni_chains(state);
-  report(state, kChains * kRepeats, 64);
+  run(state, f.avx512f && f.avx512bw && f.avx512vnni, "no AVX-512 VNNI", avx512vnni_chains, 64);
 }
 BENCHMARK(BM_Vpdpbusd512);
 
