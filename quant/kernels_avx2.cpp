@@ -291,6 +291,21 @@ inline void channel_out(const QActs& a, const QWeights& w, i64 m, i64 n, i64 dot
   out.y[m * out.y_stride + n] = static_cast<float>(e) * (a.scale[m] * w.row_scale[n]) + bias;
 }
 
+// channel_tile's steps for unsigned codes: 32 activation codes of each of R
+// rows at byte `off`, and s16[r][c] += the pair sums of codes wv times av[r].
+template <int R>
+[[gnu::always_inline]] inline void load_rows(const std::int8_t* const (&ar)[R], i64 off,
+                                             __m256i (&av)[R]) {
+  for (int r = 0; r < R; ++r)
+    av[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar[r] + off));
+}
+template <int R, int C>
+[[gnu::always_inline]] inline void add_unsigned_products(__m256i wv, const __m256i (&av)[R],
+                                                         int c, __m256i (&s16)[R][C]) {
+  for (int r = 0; r < R; ++r)
+    s16[r][c] = _mm256_add_epi16(s16[r][c], _mm256_maddubs_epi16(wv, av[r]));
+}
+
 template <class F, int R, int C>
 void channel_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& out) {
   using D = typename F::Dec;
@@ -336,37 +351,24 @@ void channel_tile(const QActs& a, const QWeights& w, i64 m, i64 n, const QOut& o
         for (i64 x = ch; x < ce; ++x) {
           if constexpr (R == 1 && kPrefetchNextTile)
             prefetch_span<C * D::kBytes>(next + x * C * D::kBytes);
-          // Base-3 trits are decoded in order from a state per weight row. (A
-          // shared form for all decoders changed GCC's code for the others:
-          // INT4 per channel kept its int16 sums on the stack, 375 -> 530 us.)
+          // Base-3 trits are decoded in order from a state per weight row, so
+          // that decoder has its own loop over v. (One loop for every decoder
+          // changed GCC's code for the others: INT4 per channel kept its
+          // int16 sums on the stack, 375 -> 530 us.)
           if constexpr (std::is_same_v<D, Dec3x160>) {
             typename D::State st[C];
             for (int c = 0; c < C; ++c) st[c].start(wr[c] + x * D::kBytes);
             for (int v = 0; v < D::kNV; ++v) {
               __m256i av[R];
-              for (int r = 0; r < R; ++r) {
-                av[r] = _mm256_loadu_si256(
-                    reinterpret_cast<const __m256i*>(ar[r] + x * D::kChunk + 32 * v));
-              }
-              for (int c = 0; c < C; ++c) {
-                const __m256i wv = st[c].next(v);
-                for (int r = 0; r < R; ++r) {
-                  s16[r][c] = _mm256_add_epi16(s16[r][c], _mm256_maddubs_epi16(wv, av[r]));
-                }
-              }
+              load_rows<R>(ar, x * D::kChunk + 32 * v, av);
+              for (int c = 0; c < C; ++c) add_unsigned_products<R, C>(st[c].next(v), av, c, s16);
             }
           } else {
             for (int v = 0; v < D::kNV; ++v) {
               __m256i av[R];
-              for (int r = 0; r < R; ++r) {
-                av[r] = _mm256_loadu_si256(
-                    reinterpret_cast<const __m256i*>(ar[r] + x * D::kChunk + 32 * v));
-              }
+              load_rows<R>(ar, x * D::kChunk + 32 * v, av);
               for (int c = 0; c < C; ++c) {
-                const __m256i wv = D::decode(wr[c] + x * D::kBytes, v);
-                for (int r = 0; r < R; ++r) {
-                  s16[r][c] = _mm256_add_epi16(s16[r][c], _mm256_maddubs_epi16(wv, av[r]));
-                }
+                add_unsigned_products<R, C>(D::decode(wr[c] + x * D::kBytes, v), av, c, s16);
               }
             }
           }
