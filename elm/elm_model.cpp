@@ -462,24 +462,21 @@ void ElmModel::decision_row(const float* x, float* out, PredictWorkspace& ws) co
   if (ws.scaled.size() != d) ws.scaled.resize(d);
   if (ws.hidden.size() != L) ws.hidden.resize(L);
   scaler_.transform_row(x, ws.scaled.data());
-  const RowMatrixXf& w = hidden_.weights();
-  // Splits fall on multiples of 64 neurons, so each neuron's dot product is
-  // computed by the same kernel code (GEMV row blocks of 4 or 8) as in the
-  // one-thread product: bit-identical results.
+  // Each neuron's sum does not depend on the split (HiddenLayer::project_row):
+  // any number of threads gives the bits of one. Splits fall on multiples of
+  // 64 neurons (whole cache lines of the output).
   constexpr Index kBlock = 64;
   const int threads = row_threads_ == 1 ? 1 : resolve_threads(row_threads_);
   const Index blocks = (L + kBlock - 1) / kBlock;
   if (threads <= 1 || blocks < 2 || L * d < kMinRowSplitWork) {
-    ws.hidden.noalias() = w * ws.scaled;
+    hidden_.project_row(ws.scaled.data(), ws.hidden.data(), 0, L);
   } else {
     const Index parts = std::min<Index>(threads, blocks);
     parallel_for_range(L, kBlock * ((blocks + parts - 1) / parts), static_cast<int>(parts),
                        [&](Index r0, Index r1) {
-                         ws.hidden.segment(r0, r1 - r0).noalias() =
-                             w.middleRows(r0, r1 - r0) * ws.scaled;
+                         hidden_.project_row(ws.scaled.data(), ws.hidden.data() + r0, r0, r1);
                        });
   }
-  ws.hidden += hidden_.bias();
   float x_sq = 0.0f;
   if (config_.hidden.has_rbf()) x_sq = ws.scaled.squaredNorm();
   Eigen::Map<RowMatrixXf> h_row(ws.hidden.data(), 1, L);

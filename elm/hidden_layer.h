@@ -105,6 +105,16 @@ class HiddenLayer {
   void transform(const ConstMatrixRef& x, MatrixRef h, int threads) const;
   RowMatrixXf transform(const ConstMatrixRef& x, int threads) const;
 
+  /// Pre-activations of one already-scaled sample (x: n_inputs() values) for
+  /// the neurons [begin, end): z[i - begin] = W_i . x + b_i. The
+  /// single-sample path (ElmModel and OnlineElm decision_row / learn_row).
+  /// Each neuron's sum runs in one fixed order whatever the range (packets of
+  /// its row in order into one accumulator, their horizontal sum, the
+  /// remaining columns, then the bias), so ranges split across threads give
+  /// the bits of one call. Not checked (real-time path): 0 <= begin <= end
+  /// <= n_neurons().
+  void project_row(const float* x, float* z, Index begin, Index end) const;
+
   /// Applies the activations in place to pre-activations Z = X W^T (+ nothing),
   /// given the squared norms of the input rows (needed by RBF neurons only).
   /// Exposed so that other kernels (e.g. quantized products) can reuse it.

@@ -86,6 +86,46 @@ TEST(HiddenLayer, RbfCentresAreTrainingRowsAndGammaPositive) {
   }
 }
 
+TEST(HiddenLayer, ProjectRowMatchesADoubleReferenceAndAnySplit) {
+  // Widths below, at and around the packet widths (tails of every length,
+  // no whole packet at all), neuron counts around the 8-row blocks.
+  for (const Index d : {Index{1}, Index{7}, Index{8}, Index{13}, Index{67}, Index{784}}) {
+    for (const Index L : {Index{1}, Index{9}, Index{37}}) {
+      HiddenLayerConfig cfg;
+      cfg.groups = {NeuronGroup{L, Activation::kTanh}};
+      const HiddenLayer layer = HiddenLayer::create(cfg, d, RowMatrixXf());
+      const RowMatrixXf x = random_inputs(3, d, static_cast<unsigned>(d * 100 + L));
+      for (Index i = 0; i < x.rows(); ++i) {
+        VectorXf z(L);
+        layer.project_row(x.row(i).data(), z.data(), 0, L);
+        for (Index n = 0; n < L; ++n) {
+          double ref = layer.bias()[n], mag = std::abs(ref);
+          for (Index j = 0; j < d; ++j) {
+            ref += static_cast<double>(layer.weights()(n, j)) * static_cast<double>(x(i, j));
+            mag += std::abs(static_cast<double>(layer.weights()(n, j)) * x(i, j));
+          }
+          // float rounding: at most about d + 1 roundings of terms below mag.
+          EXPECT_NEAR(z[n], ref, 1.2e-7 * static_cast<double>(d + 2) * mag + 1e-30)
+              << "d " << d << " L " << L << " neuron " << n;
+        }
+        // Any split of the neurons gives the same bits (ElmModel's row threads).
+        for (const Index a : {Index{0}, Index{3}, Index{8}, L / 2}) {
+          for (const Index b : {a, a + 1, L}) {
+            if (a > L || b > L) continue;
+            VectorXf parts = VectorXf::Constant(L, -1.0f);
+            layer.project_row(x.row(i).data(), parts.data(), 0, a);
+            layer.project_row(x.row(i).data(), parts.data() + a, a, b);
+            layer.project_row(x.row(i).data(), parts.data() + b, b, L);
+            for (Index n = 0; n < L; ++n) {
+              ASSERT_EQ(parts[n], z[n]) << "d " << d << " L " << L << " split " << a << ", " << b;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(HiddenLayer, ParseGroups) {
   const auto g = HiddenLayerConfig::parse_groups("1500:tanh,500:rbf");
   ASSERT_EQ(g.size(), 2u);
