@@ -31,6 +31,18 @@ T* tile_ptr(T* packed, Index b, Index k, Index lp) {
 // Position of element (r, c) of block row b (c counted from column 8b).
 Index tiled_index(Index r, Index c) { return kTileSize * (c / kT) + kT * r + c % kT; }
 
+// Keeps a loaded value in a register: GCC 12 otherwise folds the load into
+// each of its uses (an operand of both multiply-adds of the product with P),
+// loading every number of P twice.
+template <typename P>
+EIGEN_ALWAYS_INLINE void in_register(P& v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+x"(v));
+#else
+  (void)v;
+#endif
+}
+
 // A GEMM may round (i, j) and (j, i) differently: symmetry must stay exact.
 template <typename T>
 void symmetrize_tile(T* tile) {
@@ -133,10 +145,12 @@ void packed_sym_symv_rows(const T* packed, Index lp, const T* x, T* y, Index b_b
         P y0 = ploadu<P>(yj + W * p);
         P y1 = pset1<P>(T(0));
         for (Index r = 0; r < kT; r += 2) {
-          const P v0 = ploadu<P>(c + kT * r + W * p);
+          P v0 = ploadu<P>(c + kT * r + W * p);
+          in_register(v0);
           acc[r] = pmadd(v0, xv, acc[r]);
           y0 = pmadd(v0, pset1<P>(xb[r]), y0);
-          const P v1 = ploadu<P>(c + kT * (r + 1) + W * p);
+          P v1 = ploadu<P>(c + kT * (r + 1) + W * p);
+          in_register(v1);
           acc[r + 1] = pmadd(v1, xv, acc[r + 1]);
           y1 = pmadd(v1, pset1<P>(xb[r + 1]), y1);
         }
