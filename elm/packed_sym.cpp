@@ -136,7 +136,31 @@ void packed_sym_symv_rows(const T* packed, Index lp, const T* x, T* y, Index b_b
       for (Index p = 1; p < NP; ++p)
         acc[r] = pmadd(ploadu<P>(t + kT * r + W * p), ploadu<P>(xb + W * p), acc[r]);
     }
-    for (Index k = 1; k < tiles; ++k) {
+    Index k = 1;
+    // Two tiles at a time: each broadcast of x serves both.
+    for (; k + 1 < tiles; k += 2) {
+      const T* c = t + kTileSize * k;
+      const T* xj = xb + kT * k;
+      T* yj = yb + kT * k;
+      for (Index p = 0; p < NP; ++p) {
+        const P xv0 = ploadu<P>(xj + W * p), xv1 = ploadu<P>(xj + kT + W * p);
+        P y0 = ploadu<P>(yj + W * p), y1 = ploadu<P>(yj + kT + W * p);
+        for (Index r = 0; r < kT; ++r) {
+          const P xr = pset1<P>(xb[r]);
+          P v0 = ploadu<P>(c + kT * r + W * p);
+          in_register(v0);
+          P v1 = ploadu<P>(c + kTileSize + kT * r + W * p);
+          in_register(v1);
+          acc[r] = pmadd(v0, xv0, acc[r]);
+          y0 = pmadd(v0, xr, y0);
+          acc[r] = pmadd(v1, xv1, acc[r]);
+          y1 = pmadd(v1, xr, y1);
+        }
+        pstoreu(yj + W * p, y0);
+        pstoreu(yj + kT + W * p, y1);
+      }
+    }
+    for (; k < tiles; ++k) {
       const T* c = t + kTileSize * k;
       const T* xj = xb + kT * k;
       T* yj = yb + kT * k;
