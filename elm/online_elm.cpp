@@ -171,32 +171,22 @@ struct OnlineFeatures {
     rbf = hidden.config().has_rbf();
   }
 
-  // ws.hidden (length Lp, zero beyond L) = g(W s(x) + b). To learn, W s(x) is
-  // Eigen's product, whose bits are those of the batch transform of `learn`
-  // on many rows (a model learned row by row equals one learned in blocks,
-  // tests/elm/online); to predict, HiddenLayer::project_row (about 10 % less
-  // time at L = 1000: bench/online BM_PredictRow; the scores may differ from
-  // predict_then_learn_row's in the last bits).
+  // ws.hidden (length Lp, zero beyond L) = g(W s(x) + b), the product by
+  // HiddenLayer::project_row (for predicting and learning alike).
   // @throws NumericalError (naming `where`) if an activation is not finite:
   // checked here, on L values, instead of on the inputs, so that one check
   // covers non-finite inputs and finite ones that overflow once scaled.
-  void hidden_row(const float* x, PredictWorkspace& ws, const char* where, bool learning) const {
+  void hidden_row(const float* x, PredictWorkspace& ws, const char* where, Index row = 0) const {
     const Index d = hidden.n_inputs();
     if (ws.scaled.size() != d) ws.scaled.resize(d);
     if (ws.hidden.size() != Lp) ws.hidden.setZero(Lp);
     scaler.transform_row(x, ws.scaled.data());
-    if (learning) {
-      auto h = ws.hidden.head(L);
-      h.noalias() = hidden.weights() * ws.scaled;
-      h += hidden.bias();
-    } else {
-      hidden.project_row(ws.scaled.data(), ws.hidden.data(), 0, L);
-    }
+    hidden.project_row(ws.scaled.data(), ws.hidden.data(), 0, L);
     float x_sq = 0.0f;
     if (rbf) x_sq = ws.scaled.squaredNorm();
     Eigen::Map<RowMatrixXf> h_row(ws.hidden.data(), 1, L);
     hidden.activate(h_row, Eigen::Map<const VectorXf>(&x_sq, 1));
-    check_finite_result(h_row, 0, where, "hidden activations");
+    check_finite_result(h_row, row, where, "hidden activations");
   }
 };
 
@@ -616,7 +606,7 @@ Index OnlineSnapshot::n_features() const { return features_ ? features_->hidden.
 
 void OnlineSnapshot::decision_row(const float* x, float* out, PredictWorkspace& ws) const {
   ELMQ_CHECK_ARG(features_ != nullptr, "OnlineSnapshot::decision_row: empty snapshot");
-  features_->hidden_row(x, ws, "OnlineSnapshot::decision_row", false);
+  features_->hidden_row(x, ws, "OnlineSnapshot::decision_row");
   Eigen::Map<VectorXf>(out, beta_.cols()).noalias() =
       beta_.transpose() * ws.hidden.head(features_->L);
   check_finite_result(out, beta_.cols(), "OnlineSnapshot::decision_row", "decisions");
@@ -1249,7 +1239,7 @@ void OnlineElm::learn_row(const float* x, std::int64_t label, float weight) {
   const char* where = "OnlineElm::learn_row";
   require_classifier(where);
   check_row_input(x, weight, where);
-  features_->hidden_row(x, ws_, where, true);  // before a new class is added: may throw
+  features_->hidden_row(x, ws_, where);  // before a new class is added: may throw
   const Index col = class_column(label, online_.grow_classes, where);
   t_row_.setZero();
   t_row_[col] = 1.0f;
@@ -1269,7 +1259,7 @@ void OnlineElm::learn_row_regression(const float* x, const float* y, float weigh
     ELMQ_CHECK_ARG(task_ != Task::kMultilabel || y[j] == 0.0f || y[j] == 1.0f, where,
                    ": a multilabel model's targets must be 0 or 1 (column ", j, ")");
   }
-  features_->hidden_row(x, ws_, where, true);
+  features_->hidden_row(x, ws_, where);
   update_row(ws_.hidden.data(), y, weight, false);
   ++n_learned_;
   after_update(1);
@@ -1282,7 +1272,7 @@ std::int64_t OnlineElm::predict_then_learn_row(const float* x, std::int64_t labe
   check_row_input(x, weight, where);
   // Validate the label before predicting: nothing changes on an error.
   if (!online_.grow_classes) class_column(label, false, where);
-  features_->hidden_row(x, ws_, where, true);
+  features_->hidden_row(x, ws_, where);
   std::int64_t guess = label;
   const Index C = n_outputs();
   if (C > 0) {
@@ -1334,14 +1324,21 @@ void OnlineElm::learn_rows(const ConstMatrixRef& x, const RowMatrixXf& t, const 
   VectorXd wb;
   for (Index begin = 0; begin < n; begin += block) {
     const Index m = std::min(block, n - begin);
-    xs.resize(m, x.cols());
-    features_->scaler.transform(x.middleRows(begin, m), xs);
-    hb.resize(m, L_);
-    features_->hidden.transform(xs, hb, 1);
+    const char* where = unlearn ? "OnlineElm::unlearn" : "OnlineElm::learn";
     // Blocks before this one are learned already: the documented exception
     // to the unchanged-on-error rule (learn, unlearn in online_elm.h).
-    check_finite_result(hb, begin, unlearn ? "OnlineElm::unlearn" : "OnlineElm::learn",
-                        "hidden activations");
+    hb.resize(m, L_);
+    if (m == 1) {
+      // Row by row (block_rows = 1): the product of learn_row, so that both
+      // give the same bits.
+      features_->hidden_row(x.row(begin).data(), ws_, where, begin);
+      hb.row(0) = ws_.hidden.head(L_).transpose();
+    } else {
+      xs.resize(m, x.cols());
+      features_->scaler.transform(x.middleRows(begin, m), xs);
+      features_->hidden.transform(xs, hb, 1);
+      check_finite_result(hb, begin, where, "hidden activations");
+    }
     // Keep rows with weight > 0, padded to Lp.
     Index k = 0;
     hp.setZero(m, Lp_);
@@ -1433,7 +1430,7 @@ OnlineElm& OnlineElm::unlearn_regression(const ConstMatrixRef& x, const ConstMat
 // ---------------------------------------------------------------- prediction
 
 void OnlineElm::decision_row(const float* x, float* out, PredictWorkspace& ws) const {
-  features_->hidden_row(x, ws, "OnlineElm::decision_row", false);
+  features_->hidden_row(x, ws, "OnlineElm::decision_row");
   Eigen::Map<VectorXf>(out, n_outputs()).noalias() = beta_f_.transpose() * ws.hidden.head(L_);
   check_finite_result(out, n_outputs(), "OnlineElm::decision_row", "decisions");
 }

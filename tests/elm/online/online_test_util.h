@@ -92,8 +92,8 @@ RowMatrixXd hidden_double_blocks(const Model& m, const ConstMatrixRef& x, Index 
   return out;
 }
 
-/// The same, computed row by row as the single-sample path does (a matrix-vector
-/// product per row, which rounds differently from the blocked product).
+/// The same, computed row by row as the single-sample path does
+/// (HiddenLayer::project_row, which rounds differently from the blocked product).
 template <typename Model>
 RowMatrixXd hidden_double_rows(const Model& m, const ConstMatrixRef& x) {
   const HiddenLayer& layer = m.hidden();
@@ -101,8 +101,7 @@ RowMatrixXd hidden_double_rows(const Model& m, const ConstMatrixRef& x) {
   VectorXf scaled(x.cols()), h(layer.n_neurons());
   for (Index i = 0; i < x.rows(); ++i) {
     m.scaler().transform_row(x.row(i).data(), scaled.data());
-    h.noalias() = layer.weights() * scaled;
-    h += layer.bias();
+    layer.project_row(scaled.data(), h.data(), 0, layer.n_neurons());
     float x_sq = scaled.squaredNorm();
     Eigen::Map<RowMatrixXf> row(h.data(), 1, h.size());
     layer.activate(row, Eigen::Map<const VectorXf>(&x_sq, 1));
