@@ -209,6 +209,11 @@ class OnlineState {
   virtual void q_to(VectorXd& out) const = 0;
   /// Queues sign * (scale q)(scale q)^T.
   virtual void enqueue_q(double scale, double sign) = 0;
+  /// Advances the rank-64 update in progress, if any, by one sample's share
+  /// (independent of the sample: done at the start of a single-sample update).
+  virtual void step_pending() = 0;
+  /// Whether such an update is in progress.
+  virtual bool pending() const = 0;
   /// ut = H Q (k x Lp), H: k x Lp.
   virtual void apply_block(const RowMatrixXf& h, RowMatrixXd& ut) = 0;
   /// Queues sign * v v^T for each row v of rows (k x Lp); right after
@@ -328,9 +333,13 @@ class PackedState final : public detail::OnlineState {
     sign_[b_off_ + m_] = sign;
     regroup(b_off_ + m_);
     ++m_;
-    if (a_ > 0) flush_step();
     if (m_ >= kQueueFlush) start_pending();
   }
+
+  void step_pending() override {
+    if (a_ > 0) flush_step();
+  }
+  bool pending() const override { return a_ > 0; }
 
   void apply_block(const RowMatrixXf& h, RowMatrixXd& ut) override {
     // Materialize Q = P_base + queue as a dense upper triangle (leaving the
@@ -676,7 +685,8 @@ OnlineElm::OnlineElm(const OnlineElm& o)
       ws_(o.ws_),
       err_(o.err_),
       t_row_(o.t_row_),
-      scratch_(o.scratch_) {}
+      scratch_(o.scratch_),
+      row_threads_(o.row_threads_) {}
 
 OnlineElm& OnlineElm::operator=(const OnlineElm& o) {
   if (this != &o) {
@@ -684,6 +694,12 @@ OnlineElm& OnlineElm::operator=(const OnlineElm& o) {
     *this = std::move(copy);
   }
   return *this;
+}
+
+void OnlineElm::set_row_threads(int threads) {
+  ELMQ_CHECK_ARG(threads >= 0,
+                 "OnlineElm::set_row_threads: threads must be >= 0 (0 = all cores), got ", threads);
+  row_threads_ = threads;
 }
 
 Index OnlineElm::n_features() const { return features_ ? features_->hidden.n_inputs() : 0; }
@@ -869,14 +885,19 @@ void OnlineElm::add_class(std::int64_t label, Index position) {
   t_row_ = VectorXf::Zero(C + 1);
 }
 
-Index OnlineElm::class_column(std::int64_t label, bool may_grow, const char* where) {
-  const Index pos = find_class(classes_, label);
-  if (pos >= 0) return pos;
+void OnlineElm::check_label(std::int64_t label, bool may_grow, const char* where) const {
+  if (find_class(classes_, label) >= 0) return;
   ELMQ_CHECK_ARG(may_grow, where, ": label ", label, " is not one of the model's ", classes_.size(),
                  " classes",
                  online_.grow_classes ? " (it was never learned)" : " (grow_classes is false)");
   ELMQ_CHECK_ARG(classes_.size() < 100000, where, ": adding class ", label,
                  " exceeds the limit of 100000 classes");
+}
+
+Index OnlineElm::class_column(std::int64_t label, bool may_grow, const char* where) {
+  const Index pos = find_class(classes_, label);
+  if (pos >= 0) return pos;
+  check_label(label, may_grow, where);
   add_class(label, -1 - pos);
   return -1 - pos;
 }
@@ -892,7 +913,6 @@ void OnlineElm::stats_push(const float* h, const float* t, double coef, double d
   // Regrouped (as double) when it arrives: no fold starts with a copy of 64 rows.
   detail::packed_sym_regroup_row<double, float>(Lp_, stats_h_.row(row).data(), row, scratch_.tmp);
   ++stats_rows_;
-  if (fold_rows_ > 0) stats_fold_step();
   // Start a fold when the live half is full, or early at mid-cycle of the
   // correction queue: the two set-ups (regrouping 64 rows) then fall on
   // different samples.
@@ -1118,7 +1138,38 @@ void OnlineElm::sync_beta_f32() { beta_f_ = beta_.cast<float>(); }
 
 // ---------------------------------------------------------------- the recursion
 
-void OnlineElm::update_row(const float* h, const float* t, double weight, bool unlearn) {
+void OnlineElm::side_steps() {
+  state_->step_pending();
+  if (fold_rows_ > 0) stats_fold_step();
+}
+
+bool OnlineElm::side_steps_due() const {
+  return state_->pending() || fold_rows_ > 0;
+}
+
+void OnlineElm::hidden_row_and_side_steps(const float* x, const char* where) {
+  // Two independent pieces of work: the hidden layer's product (streams W
+  // from memory) and this sample's share of the rank-64 updates (compute on
+  // cached data). Side by side on two threads when asked; each is done by one
+  // thread in a fixed order, so the bits do not depend on row_threads.
+  if (row_threads_ != 1 && side_steps_due() &&
+      L_ * n_features() >= kMinRowSplitWork) {
+    parallel_for(2, resolve_threads(row_threads_), [&](std::int64_t task) {
+      if (task == 0) {
+        features_->hidden_row(x, ws_, where);
+      } else {
+        side_steps();
+      }
+    });
+  } else {
+    features_->hidden_row(x, ws_, where);  // may throw: nothing has changed yet
+    side_steps();
+  }
+}
+
+void OnlineElm::update_row(const float* h, const float* t, double weight, bool unlearn,
+                           bool stepped) {
+  if (!stepped) side_steps();
   const Index C = n_outputs();
   const double rho = unlearn ? 1.0 : online_.forgetting;
   const double hq = state_->apply(h);
@@ -1239,11 +1290,12 @@ void OnlineElm::learn_row(const float* x, std::int64_t label, float weight) {
   const char* where = "OnlineElm::learn_row";
   require_classifier(where);
   check_row_input(x, weight, where);
-  features_->hidden_row(x, ws_, where);  // before a new class is added: may throw
+  check_label(label, online_.grow_classes, where);
+  hidden_row_and_side_steps(x, where);  // before a new class is added
   const Index col = class_column(label, online_.grow_classes, where);
   t_row_.setZero();
   t_row_[col] = 1.0f;
-  update_row(ws_.hidden.data(), t_row_.data(), weight, false);
+  update_row(ws_.hidden.data(), t_row_.data(), weight, false, true);
   ++n_learned_;
   after_update(1);
 }
@@ -1259,8 +1311,8 @@ void OnlineElm::learn_row_regression(const float* x, const float* y, float weigh
     ELMQ_CHECK_ARG(task_ != Task::kMultilabel || y[j] == 0.0f || y[j] == 1.0f, where,
                    ": a multilabel model's targets must be 0 or 1 (column ", j, ")");
   }
-  features_->hidden_row(x, ws_, where);
-  update_row(ws_.hidden.data(), y, weight, false);
+  hidden_row_and_side_steps(x, where);
+  update_row(ws_.hidden.data(), y, weight, false, true);
   ++n_learned_;
   after_update(1);
 }
@@ -1271,8 +1323,8 @@ std::int64_t OnlineElm::predict_then_learn_row(const float* x, std::int64_t labe
   require_classifier(where);
   check_row_input(x, weight, where);
   // Validate the label before predicting: nothing changes on an error.
-  if (!online_.grow_classes) class_column(label, false, where);
-  features_->hidden_row(x, ws_, where);
+  check_label(label, online_.grow_classes, where);
+  hidden_row_and_side_steps(x, where);
   std::int64_t guess = label;
   const Index C = n_outputs();
   if (C > 0) {
@@ -1286,7 +1338,7 @@ std::int64_t OnlineElm::predict_then_learn_row(const float* x, std::int64_t labe
   const Index col = class_column(label, online_.grow_classes, where);
   t_row_.setZero();
   t_row_[col] = 1.0f;
-  update_row(ws_.hidden.data(), t_row_.data(), weight, false);
+  update_row(ws_.hidden.data(), t_row_.data(), weight, false, true);
   ++n_learned_;
   after_update(1);
   return guess;
@@ -1354,7 +1406,7 @@ void OnlineElm::learn_rows(const ConstMatrixRef& x, const RowMatrixXf& t, const 
     }
     if (k == 0) continue;
     if (k == 1) {
-      update_row(hp.row(0).data(), tb.row(0).data(), wb[0], unlearn);
+      update_row(hp.row(0).data(), tb.row(0).data(), wb[0], unlearn, false);
     } else {
       update_block(hp.topRows(k), tb.topRows(k), wb.head(k), unlearn);
     }

@@ -193,9 +193,11 @@ BENCHMARK(BM_PredictRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicro
 // ---------------------------------------------------------------- updates
 
 // Single-sample update from a raw row (hidden layer + RLS step).
-void learn_row_bench(benchmark::State& state, StatePrecision precision, bool stats) {
+void learn_row_bench(benchmark::State& state, StatePrecision precision, bool stats,
+                     int row_threads = 1) {
   Fixture f = make_fixture(state.range(0), precision, stats);
   OnlineElm& m = *f.model;
+  m.set_row_threads(row_threads);
   Index i = 0;
   for (auto _ : state) {
     m.learn_row(f.x.row(i).data(), f.y[i]);
@@ -218,6 +220,28 @@ void BM_LearnRowF64(benchmark::State& state) {
 }
 BENCHMARK(BM_LearnRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LearnRowNoStats)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
+// The same with set_row_threads(2): the hidden layer's product beside the
+// rank-64 share on a second thread. Wall time (UseRealTime: the second
+// thread's work is not in the main thread's CPU time), so x_floor here is
+// wall time over the one-thread floor.
+void BM_LearnRowThreads2(benchmark::State& state) {
+  learn_row_bench(state, StatePrecision::kFloat32, true, 2);
+}
+void BM_LearnRowNoStatsThreads2(benchmark::State& state) {
+  learn_row_bench(state, StatePrecision::kFloat32, false, 2);
+}
+BENCHMARK(BM_LearnRowThreads2)
+    ->Arg(256)
+    ->Arg(1000)
+    ->Arg(2000)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LearnRowNoStatsThreads2)
+    ->Arg(256)
+    ->Arg(1000)
+    ->Arg(2000)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LearnRowF64)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 
 // The distribution of single-sample update times (statistics on, float32):

@@ -493,6 +493,54 @@ TEST(OnlineElm, SaveResumeDuringSpreadUpdatesEqualsUninterrupted) {
   }
 }
 
+TEST(OnlineElm, RowThreadsGiveBitIdenticalModels) {
+  // 520 x 512 weights (over the 2^18 from which a row is split), 200 samples:
+  // P's spread update starts at samples 64 and 128, G's at 32 and 96, so the
+  // two threads run each kind of share beside the hidden product.
+  const auto b = make_blobs(200, 512, 6, 93);
+  RowMatrixXf yr(b.x.rows(), 2);
+  for (Index i = 0; i < b.x.rows(); ++i) yr.row(i) << b.x(i, 0) - b.x(i, 1), b.x(i, 2);
+  for (const bool stats : {true, false}) {
+    OnlineConfig oc;
+    oc.keep_statistics = stats;
+    oc.forgetting = 0.999;
+    auto run = [&](int threads, bool regression) {
+      OnlineElm m = regression
+                        ? OnlineElm::create_regression(small_config(520, 0.5), oc, b.x, 2)
+                        : OnlineElm::create(small_config(520, 0.5), oc, b.x, LabelVector());
+      m.set_row_threads(threads);
+      std::vector<float> scores(6);
+      std::int64_t guesses = 0;
+      for (Index i = 0; i < b.x.rows(); ++i) {
+        if (regression) {
+          m.learn_row_regression(b.x.row(i).data(), yr.row(i).data());
+        } else if (i % 2 == 0) {
+          m.learn_row(b.x.row(i).data(), b.y[i]);
+        } else {
+          guesses += m.predict_then_learn_row(b.x.row(i).data(), b.y[i], scores.data());
+        }
+      }
+      return std::make_pair(m, guesses);
+    };
+    for (const bool regression : {false, true}) {
+      const auto [one, g1] = run(1, regression);
+      const auto [two, g2] = run(2, regression);
+      EXPECT_EQ(two.row_threads(), 2);
+      EXPECT_EQ(g1, g2);
+      EXPECT_TRUE(one.beta() == two.beta()) << "stats " << stats << " regression " << regression;
+      EXPECT_TRUE(one.inverse_gram() == two.inverse_gram()) << "stats " << stats;
+      if (stats) {
+        EXPECT_TRUE(one.gram() == two.gram());
+      }
+      EXPECT_TRUE(one.to_bytes() == two.to_bytes());  // the whole state, bit for bit
+    }
+  }
+  OnlineElm m = OnlineElm::create(small_config(16, 1.0), OnlineConfig{}, b.x, LabelVector());
+  EXPECT_THROW(m.set_row_threads(-1), InvalidArgument);
+  m.set_row_threads(0);
+  EXPECT_EQ(OnlineElm(m).row_threads(), 0);  // a runtime setting copies keep
+}
+
 TEST(OnlineElm, CorruptFilesAreRejected) {
   const auto b = make_blobs(100, 4, 3, 61);
   OnlineElm m = OnlineElm::create(small_config(16, 1.0), OnlineConfig{}, b.x, LabelVector());
