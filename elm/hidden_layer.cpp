@@ -323,7 +323,9 @@ EIGEN_ALWAYS_INLINE void dot_rows(const float* w, Index ldw, Index cols, const f
   }
   for (int r = 0; r < R; ++r) {
     float s = Eigen::internal::predux(acc[r]);
-    for (Index c = W * np; c < cols; ++c) s += w[r * ldw + c] * x[c];
+    // std::fma, not s += w * x: whether the compiler contracts that may
+    // differ between the two instantiations, and a row's bits must not.
+    for (Index c = W * np; c < cols; ++c) s = std::fma(w[r * ldw + c], x[c], s);
     z[r] = s;
   }
 }
