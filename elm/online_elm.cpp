@@ -1151,7 +1151,10 @@ void OnlineElm::hidden_row_and_side_steps(const float* x, const char* where) {
   // Two independent pieces of work: the hidden layer's product (streams W
   // from memory) and this sample's share of the rank-64 updates (compute on
   // cached data). Side by side on two threads when asked; each is done by one
-  // thread in a fixed order, so the bits do not depend on row_threads.
+  // thread in a fixed order, so the bits do not depend on row_threads. They
+  // share no written data: the first writes ws_ only; the second the state's
+  // tiles, queue scaling and cursors, G, B and the fold's cursors (it reads
+  // the buffered rows of the half being folded, which nothing writes now).
   if (row_threads_ != 1 && side_steps_due() &&
       L_ * n_features() >= kMinRowSplitWork) {
     parallel_for(2, resolve_threads(row_threads_), [&](std::int64_t task) {
