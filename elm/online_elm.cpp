@@ -36,6 +36,13 @@ constexpr Index kQueueCapacity = 2 * kQueueFlush;  // the live and the pending h
 constexpr Index kFlushSteps = kQueueFlush / 2;
 constexpr Index kStatsRows = 64;                   // hidden rows buffered before a rank-64 add to G
 constexpr Index kMaxBlockRows = 64;
+// A single-sample update runs its hidden-layer product and its share of the
+// rank-64 updates on two threads (set_row_threads) from this many weights up:
+// at 256 x 784 (2^17.6) the two threads take 18.4 us where one took 21.6
+// (bench/online BM_LearnRowThreads2, statistics kept); a quarter of the
+// threshold of a prediction's split (kMinRowSplitWork), as the share is work
+// the prediction does not have.
+constexpr Index kMinUpdateSplitWork = Index{1} << 16;
 constexpr std::int64_t kDefaultResolvePeriod = 1'000'000;
 // A downdate pivot 1 - w h^T P h below this (for float32 state; the square
 // for float64) loses too many digits in the recursion: with statistics the
@@ -1156,7 +1163,7 @@ void OnlineElm::hidden_row_and_side_steps(const float* x, const char* where) {
   // tiles, queue scaling and cursors, G, B and the fold's cursors (it reads
   // the buffered rows of the half being folded, which nothing writes now).
   if (row_threads_ != 1 && side_steps_due() &&
-      L_ * n_features() >= kMinRowSplitWork) {
+      L_ * n_features() >= kMinUpdateSplitWork) {
     parallel_for(2, resolve_threads(row_threads_), [&](std::int64_t task) {
       if (task == 0) {
         features_->hidden_row(x, ws_, where);

@@ -284,7 +284,7 @@ class OnlineElm {
   /// thread; n != 1 (0 = all cores) runs the hidden layer's product (bound by
   /// memory: it streams W) beside the sample's share of the rank-64 updates
   /// of P and G (bound by arithmetic) on two threads of elmq's pool, when the
-  /// layer has at least 2^18 weights and such an update is in progress.
+  /// layer has at least 2^16 weights and such an update is in progress.
   /// Results are bit-identical for any n. At L = 1000, 784 inputs, on this
   /// 2-core Zen 3 (bench/online BM_LearnRowThreads2, wall time; interleaved
   /// runs, min of 3): 141 -> 111 us with statistics, 107 -> 96 us without.

@@ -494,7 +494,7 @@ TEST(OnlineElm, SaveResumeDuringSpreadUpdatesEqualsUninterrupted) {
 }
 
 TEST(OnlineElm, RowThreadsGiveBitIdenticalModels) {
-  // 520 x 512 weights (over the 2^18 from which a row is split), 200 samples:
+  // 520 x 512 weights (over the 2^16 from which an update is split), 200 samples:
   // P's spread update starts at samples 64 and 128, G's at 32 and 96, so the
   // two threads run each kind of share beside the hidden product.
   const auto b = make_blobs(200, 512, 6, 93);
