@@ -231,6 +231,7 @@ class OnlineState {
   virtual void scale_c(double f) = 0;
   virtual Index queued() const = 0;
   virtual std::size_t bytes() const = 0;
+  virtual const void* data() const = 0;
   virtual void save(RecordWriter& w) const = 0;
   virtual void load(const RecordReader& r) = 0;
 };
@@ -415,6 +416,7 @@ class PackedState final : public detail::OnlineState {
   }
   Index queued() const override { return m_; }
   std::size_t bytes() const override { return static_cast<std::size_t>(p_.size()) * sizeof(T); }
+  const void* data() const override { return p_.data(); }
 
   void save(RecordWriter& w) const override {
     w.put_u64(kTagPPrec, static_cast<std::uint64_t>(precision()));
@@ -713,6 +715,7 @@ Index OnlineElm::n_features() const { return features_ ? features_->hidden.n_inp
 const Scaler& OnlineElm::scaler() const { return features_->scaler; }
 const HiddenLayer& OnlineElm::hidden() const { return features_->hidden; }
 std::size_t OnlineElm::state_bytes() const { return state_ ? state_->bytes() : 0; }
+const void* OnlineElm::state_data() const { return state_ ? state_->data() : nullptr; }
 
 void OnlineElm::init_common(const OnlineConfig& online, Task task, Index n_outputs) {
   online_ = online;

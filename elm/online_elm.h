@@ -372,6 +372,14 @@ class OnlineElm {
   std::int64_t samples_since_resolve() const { return since_resolve_; }
   /// Bytes of the stored inverse-Gram triangle (the state a single-sample update reads).
   std::size_t state_bytes() const;
+  /// Where those state_bytes() bytes lie (layout: elm/packed_sym.h, float32
+  /// or float64 as online_config().precision). Read-only and for the memory
+  /// itself: a real-time program can lock it in RAM (mlock) beside
+  /// hidden().weights(), and bench/online reads it to time its floor. Valid
+  /// until the model is assigned, moved or destroyed (updates keep it); the
+  /// numbers change with every update and are not P (queued corrections
+  /// and a multiplier apply): use to_bytes() for the state's value.
+  const void* state_data() const;
 
   // ---------------------------------------------------------------- files
   /// The online model as an elmq file image (FileKind::kOnlineElm), with the

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/common/read_sum.h"
 #include "elm/common/parallel.h"
 #include "elm/data/datasets.h"
 #include "elm/elm_model.h"
@@ -179,14 +180,7 @@ BENCHMARK(BM_PredictRow)->ArgName("row_threads")->Arg(1)->Arg(kThreads)->Unit(be
 void BM_ReadBandwidth(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0)) / sizeof(float);
   std::vector<float> buf(n, 1.0f);
-  for (auto _ : state) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-    for (std::size_t i = 0; i + 8 <= n; i += 8) {
-      s0 += buf[i]; s1 += buf[i + 1]; s2 += buf[i + 2]; s3 += buf[i + 3];
-      s4 += buf[i + 4]; s5 += buf[i + 5]; s6 += buf[i + 6]; s7 += buf[i + 7];
-    }
-    benchmark::DoNotOptimize(s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7);
-  }
+  for (auto _ : state) benchmark::DoNotOptimize(bench::read_sum(buf.data(), n));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
                           static_cast<std::int64_t>(n * sizeof(float)));
 }

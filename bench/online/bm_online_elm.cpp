@@ -4,9 +4,15 @@
 // Predicting one sample must read the hidden weights W (L x 784 floats) and
 // beta; a single-sample update must also read the stored inverse-Gram
 // triangle P once (the queued corrections write it back once per 64
-// samples). Those bytes divided by the read bandwidth measured here, on a
-// buffer of the same size (so in the same cache level), give the floor:
-//   x_floor = measured time / (bytes / bandwidth).
+// samples). The floor is the time to read those bytes (bench::read_sum):
+//   x_floor = measured time / floor time.
+// The floor is measured beside the work it judges (PairedFloor): after every
+// 64 items the loop pauses and times one read of W and P themselves (and of
+// a buffer the size of the bias and beta), so both see the same cache level
+// and the same load from the machine's other tenants. x_floor is the mean
+// time per item over the mean floor of those reads; x_floor_med the median
+// over chunks of their ratio. (A floor measured once at start-up swung 2.5x
+// between runs of this binary on this shared host, 2026-12-03.)
 // A block update of 64 rows is compute-bound instead (three products with
 // the triangle per block, about 2.5 L^2 float and 0.5 L^2 double
 // multiply-adds per sample plus the hidden layer): its floor uses the float
@@ -25,6 +31,8 @@
 #include <memory>
 #include <vector>
 
+#include "bench/common/read_sum.h"
+#include "elm/common/parallel.h"
 #include "elm/common/rng.h"
 #include "elm/online_elm.h"
 #include "elm/packed_sym.h"
@@ -47,20 +55,20 @@ double cpu_seconds() {
 }
 
 // Best-of read bandwidth (bytes/s) of a buffer of `bytes` bytes, streamed
-// with a vectorised sum after one warm pass.
+// by bench::read_sum after one warm pass.
 double read_bandwidth(std::size_t bytes) {
   static std::map<std::size_t, double> cache;
   auto it = cache.find(bytes);
   if (it != cache.end()) return it->second;
   const auto n = static_cast<Index>(std::max<std::size_t>(bytes / sizeof(float), 1024));
   VectorXf buf = VectorXf::LinSpaced(n, 0.0f, 1.0f);
-  float sink = buf.sum();
+  float sink = bench::read_sum(buf.data(), buf.size());
   const int passes = static_cast<int>(std::clamp<std::size_t>((256u << 20) / bytes, 5, 2000));
   double best = 0.0;
   for (int rep = 0; rep < 5; ++rep) {
     const double t0 = cpu_seconds();
     for (int p = 0; p < passes; ++p) {
-      sink += buf.sum();
+      sink += bench::read_sum(buf.data(), buf.size());
       benchmark::ClobberMemory();
     }
     const double s = cpu_seconds() - t0;
@@ -169,6 +177,111 @@ void set_floor(benchmark::State& state, double bytes_per_item, double seconds_pe
       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// The floor of a one-item-per-iteration benchmark, measured beside it. Call
+// tick() after each item: every kChunk items it pauses the benchmark's timer
+// and reads the floor's bytes (one warm read, then the faster of two timed
+// ones): the `real` arrays the work itself reads, then a buffer of
+// `other_bytes` standing in for the rest. With `threads` = 2 (for work on two
+// threads, timed in wall time) two threads read half of each array at once:
+// two cores draw more bandwidth than one. report() sets the counters of
+// set_floor with the mean of those reads, and x_floor_med: the median over
+// chunks of (the chunk's time per item / the floor read after it), which a
+// burst from another tenant moves less than the means.
+class PairedFloor {
+ public:
+  static constexpr std::int64_t kChunk = 64;
+  struct Array {
+    const void* data;
+    Index size;
+    bool f64 = false;  // double numbers (a double state)
+    double bytes() const { return static_cast<double>(size) * (f64 ? 8.0 : 4.0); }
+  };
+
+  PairedFloor(benchmark::State& state, std::vector<Array> real, double other_bytes,
+              int threads = 1)
+      : state_(state),
+        real_(std::move(real)),
+        other_(VectorXf::LinSpaced(static_cast<Index>(other_bytes / sizeof(float)), 0.0f, 1.0f)),
+        threads_(threads) {
+    real_.push_back({other_.data(), other_.size()});
+    for (const Array& a : real_) bytes_ += a.bytes();
+  }
+
+  void tick() {
+    if (items_ == 0) chunk_start_ = now();
+    if (++items_ % kChunk != 0) return;
+    const double chunk = now() - chunk_start_;
+    state_.PauseTiming();
+    const double floor = measure();
+    ratios_.push_back(chunk / (kChunk * floor));
+    state_.ResumeTiming();
+    chunk_start_ = now();
+  }
+
+  void report() {
+    if (reads_ == 0) measure();  // a short run (the calibration rounds)
+    set_floor(state_, bytes_, seconds_ / static_cast<double>(reads_));
+    if (!ratios_.empty()) {
+      auto mid = ratios_.begin() + static_cast<std::ptrdiff_t>(ratios_.size() / 2);
+      std::nth_element(ratios_.begin(), mid, ratios_.end());
+      state_.counters["x_floor_med"] = *mid;
+    }
+  }
+
+ private:
+  double now() const {
+    return threads_ > 1 ? std::chrono::duration<double>(
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count()
+                        : cpu_seconds();
+  }
+  double read_all() const {
+    double part[2] = {0.0, 0.0};
+    parallel_for(threads_, threads_, [&](std::int64_t t) {
+      for (const Array& a : real_) {
+        const Index begin = a.size * t / threads_, end = a.size * (t + 1) / threads_;
+        const auto n = static_cast<std::size_t>(end - begin);
+        part[t] += a.f64 ? bench::read_sum(static_cast<const double*>(a.data) + begin, n)
+                         : bench::read_sum(static_cast<const float*>(a.data) + begin, n);
+      }
+    });
+    return part[0] + part[1];
+  }
+  double measure() {
+    // Small reads are repeated within one timing (about 1 MiB in all), so
+    // that reading the clock (a system call for CPU time) does not count.
+    const int passes = static_cast<int>(std::clamp(1.0 * (1 << 20) / bytes_, 1.0, 64.0));
+    double sink = read_all();
+    double best = 1e300;
+    for (int rep = 0; rep < 2; ++rep) {
+      const double t0 = now();
+      for (int k = 0; k < passes; ++k) {
+        sink += read_all();
+        benchmark::ClobberMemory();
+      }
+      best = std::min(best, (now() - t0) / passes);
+    }
+    benchmark::DoNotOptimize(sink);
+    seconds_ += best;
+    ++reads_;
+    return best;
+  }
+
+  benchmark::State& state_;
+  std::vector<Array> real_;
+  VectorXf other_;
+  int threads_;
+  double bytes_ = 0.0, seconds_ = 0.0, chunk_start_ = 0.0;
+  std::int64_t items_ = 0, reads_ = 0;
+  std::vector<double> ratios_;  // per chunk: time per item / its floor
+};
+
+// W as the floor's real array (every one-row path reads it).
+PairedFloor::Array hidden_weights(const OnlineElm& m) {
+  const RowMatrixXf& w = m.hidden().weights();
+  return {w.data(), w.size()};
+}
+
 // ---------------------------------------------------------------- predict
 
 void BM_PredictRow(benchmark::State& state) {
@@ -178,19 +291,32 @@ void BM_PredictRow(benchmark::State& state) {
   std::vector<float> scores(kClasses);
   Index i = 0;
   std::int64_t sink = 0;
-  const double bytes = weight_bytes(*f.model);
-  const double bw = read_bandwidth(static_cast<std::size_t>(bytes));
+  // Must read W, the bias and beta.
+  const Index w_size = f.model->hidden().weights().size();
+  PairedFloor floor(state, {hidden_weights(*f.model)},
+                    weight_bytes(*f.model) - 4.0 * static_cast<double>(w_size));
   for (auto _ : state) {
     sink += snap->predict_row(f.x.row(i).data(), ws, scores.data());
     i = (i + 1) % kRows;
+    floor.tick();
   }
   benchmark::DoNotOptimize(sink);
   state.SetItemsProcessed(state.iterations());
-  set_floor(state, bytes, bytes / bw);
+  floor.report();
 }
 BENCHMARK(BM_PredictRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 
 // ---------------------------------------------------------------- updates
+
+// A single-sample update must touch W and beta (hidden layer, error) and the
+// stored triangle of P.
+PairedFloor update_floor(benchmark::State& state, const OnlineElm& m, int threads) {
+  const double w_bytes = 4.0 * static_cast<double>(m.hidden().weights().size());
+  const bool f64 = m.online_config().precision == StatePrecision::kFloat64;
+  const PairedFloor::Array p{m.state_data(),
+                             static_cast<Index>(m.state_bytes() / (f64 ? 8 : 4)), f64};
+  return PairedFloor(state, {hidden_weights(m), p}, weight_bytes(m) - w_bytes, threads);
+}
 
 // Single-sample update from a raw row (hidden layer + RLS step).
 void learn_row_bench(benchmark::State& state, StatePrecision precision, bool stats,
@@ -198,15 +324,15 @@ void learn_row_bench(benchmark::State& state, StatePrecision precision, bool sta
   Fixture f = make_fixture(state.range(0), precision, stats);
   OnlineElm& m = *f.model;
   m.set_row_threads(row_threads);
+  PairedFloor floor = update_floor(state, m, row_threads);
   Index i = 0;
   for (auto _ : state) {
     m.learn_row(f.x.row(i).data(), f.y[i]);
     i = (i + 1) % kRows;
+    floor.tick();
   }
   state.SetItemsProcessed(state.iterations());
-  // Must touch: W and beta (hidden layer, error) and the stored triangle of P.
-  const double bytes = weight_bytes(m) + static_cast<double>(m.state_bytes());
-  set_floor(state, bytes, bytes / read_bandwidth(static_cast<std::size_t>(bytes)));
+  floor.report();
   state.counters["state_MiB"] = static_cast<double>(m.state_bytes()) / (1 << 20);
 }
 void BM_LearnRow(benchmark::State& state) {
@@ -222,8 +348,8 @@ BENCHMARK(BM_LearnRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrose
 BENCHMARK(BM_LearnRowNoStats)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 // The same with set_row_threads(2): the hidden layer's product beside the
 // rank-64 share on a second thread. Wall time (UseRealTime: the second
-// thread's work is not in the main thread's CPU time), so x_floor here is
-// wall time over the one-thread floor.
+// thread's work is not in the main thread's CPU time); its floor is the
+// wall time of two threads reading the bytes together.
 void BM_LearnRowThreads2(benchmark::State& state) {
   learn_row_bench(state, StatePrecision::kFloat32, true, 2);
 }
@@ -286,14 +412,15 @@ void BM_PredictThenLearnRow(benchmark::State& state) {
   std::vector<float> scores(kClasses);
   Index i = 0;
   std::int64_t sink = 0;
+  PairedFloor floor = update_floor(state, m, 1);
   for (auto _ : state) {
     sink += m.predict_then_learn_row(f.x.row(i).data(), f.y[i], scores.data());
     i = (i + 1) % kRows;
+    floor.tick();
   }
   benchmark::DoNotOptimize(sink);
   state.SetItemsProcessed(state.iterations());
-  const double bytes = weight_bytes(m) + static_cast<double>(m.state_bytes());
-  set_floor(state, bytes, bytes / read_bandwidth(static_cast<std::size_t>(bytes)));
+  floor.report();
 }
 BENCHMARK(BM_PredictThenLearnRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 
@@ -324,7 +451,7 @@ BENCHMARK(BM_LearnBlock64)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMic
 
 // The two kernels of a single-sample update on the stored triangle alone
 // (elm/packed_sym.h), float32, against the floors measured in this run:
-// y += P x must read the triangle once (read bandwidth of its size); the
+// y += P x must read the triangle once (a read of P itself, PairedFloor); the
 // rank-64 flush is 0.5 L^2 * 64 multiply-adds (float GEMM rate), reported as
 // x_floor and as the equivalent per-sample cost (flush time / 64).
 void BM_PackedSymv(benchmark::State& state) {
@@ -332,13 +459,14 @@ void BM_PackedSymv(benchmark::State& state) {
   VectorXf p = VectorXf::Random(detail::packed_sym_size(lp));
   const VectorXf x = VectorXf::Random(lp);
   VectorXf y = VectorXf::Zero(lp);
+  PairedFloor floor(state, {{p.data(), p.size()}}, 0.0);
   for (auto _ : state) {
     detail::packed_sym_symv(p.data(), lp, x.data(), y.data());
     benchmark::ClobberMemory();
+    floor.tick();
   }
   benchmark::DoNotOptimize(y.data());
-  const double bytes = 4.0 * static_cast<double>(p.size());
-  set_floor(state, bytes, bytes / read_bandwidth(static_cast<std::size_t>(bytes)));
+  floor.report();
 }
 BENCHMARK(BM_PackedSymv)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 

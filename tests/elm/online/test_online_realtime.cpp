@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "elm/online_elm.h"
+#include "elm/packed_sym.h"
 #include "online_test_util.h"
 
 namespace {
@@ -108,6 +109,34 @@ TEST(OnlineRealtime, LearnRowAllocatesNothingAfterWarmUp) {
       }
     }
     EXPECT_EQ(counter.count(), 0) << state_precision_name(p);
+  }
+}
+
+// state_data(): the stored triangle stays where it is through updates (a
+// real-time program may lock it in RAM once), and it is the triangle: right
+// after a re-solve (no queued corrections, multiplier 1) it unpacks to P.
+TEST(OnlineRealtime, StateMemoryStaysPutAndHoldsTheTriangle) {
+  const auto b = make_blobs(400, 20, 5, 103);
+  for (StatePrecision p : {StatePrecision::kFloat32, StatePrecision::kFloat64}) {
+    OnlineConfig oc;
+    oc.precision = p;
+    const Index L = 37;  // padded to 40
+    OnlineElm m = OnlineElm::create(online_test::small_config(L, 1.0), oc, b.x, LabelVector());
+    const void* data = m.state_data();
+    ASSERT_NE(data, nullptr);
+    const Index lp = 40;
+    const std::size_t element = p == StatePrecision::kFloat32 ? sizeof(float) : sizeof(double);
+    EXPECT_EQ(m.state_bytes(), static_cast<std::size_t>(detail::packed_sym_size(lp)) * element);
+    for (Index i = 0; i < 300; ++i) m.learn_row(b.x.row(i).data(), b.y[i]);  // 4 flushes
+    m.resolve();
+    EXPECT_EQ(m.state_data(), data) << state_precision_name(p);
+    const RowMatrixXd unpacked =
+        p == StatePrecision::kFloat32
+            ? detail::packed_sym_to_dense(static_cast<const float*>(data), L, lp)
+            : detail::packed_sym_to_dense(static_cast<const double*>(data), L, lp);
+    EXPECT_EQ(unpacked, m.inverse_gram()) << state_precision_name(p);
+    const OnlineElm copy = m;
+    EXPECT_NE(copy.state_data(), data);
   }
 }
 
