@@ -1157,7 +1157,7 @@ bool OnlineElm::side_steps_due() const {
   return state_->pending() || fold_rows_ > 0;
 }
 
-void OnlineElm::hidden_row_and_side_steps(const float* x, const char* where) {
+void OnlineElm::hidden_row_and_side_steps(const float* x, const char* where, Index row) {
   // Two independent pieces of work: the hidden layer's product (streams W
   // from memory) and this sample's share of the rank-64 updates (compute on
   // cached data). Side by side on two threads when asked; each is done by one
@@ -1169,13 +1169,13 @@ void OnlineElm::hidden_row_and_side_steps(const float* x, const char* where) {
       L_ * n_features() >= kMinUpdateSplitWork) {
     parallel_for(2, resolve_threads(row_threads_), [&](std::int64_t task) {
       if (task == 0) {
-        features_->hidden_row(x, ws_, where);
+        features_->hidden_row(x, ws_, where, row);
       } else {
         side_steps();
       }
     });
   } else {
-    features_->hidden_row(x, ws_, where);  // may throw: nothing has changed yet
+    features_->hidden_row(x, ws_, where, row);  // may throw: nothing has changed yet
     side_steps();
   }
 }
@@ -1393,9 +1393,14 @@ void OnlineElm::learn_rows(const ConstMatrixRef& x, const RowMatrixXf& t, const 
     // Blocks before this one are learned already: the documented exception
     // to the unchanged-on-error rule (learn, unlearn in online_elm.h).
     hb.resize(m, L_);
-    if (m == 1) {
-      // Row by row (block_rows = 1): the product of learn_row, so that both
-      // give the same bits.
+    // A single row the way learn_row does it (the same bits, and
+    // row_threads' split), unless its weight is 0: then it is skipped below
+    // and must not advance the spread updates either.
+    const bool single = m == 1 && (w.size() == 0 || w[begin] > 0.0f);
+    if (single) {
+      hidden_row_and_side_steps(x.row(begin).data(), where, begin);
+      hb.row(0) = ws_.hidden.head(L_).transpose();
+    } else if (m == 1) {
       features_->hidden_row(x.row(begin).data(), ws_, where, begin);
       hb.row(0) = ws_.hidden.head(L_).transpose();
     } else {
@@ -1419,7 +1424,7 @@ void OnlineElm::learn_rows(const ConstMatrixRef& x, const RowMatrixXf& t, const 
     }
     if (k == 0) continue;
     if (k == 1) {
-      update_row(hp.row(0).data(), tb.row(0).data(), wb[0], unlearn, false);
+      update_row(hp.row(0).data(), tb.row(0).data(), wb[0], unlearn, single);
     } else {
       update_block(hp.topRows(k), tb.topRows(k), wb.head(k), unlearn);
     }

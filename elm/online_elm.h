@@ -288,12 +288,14 @@ class OnlineElm {
   /// Results are bit-identical for any n. At L = 1000, 784 inputs, on this
   /// 2-core Zen 3 (bench/online BM_LearnRowThreads2, wall time; interleaved
   /// runs, min of 3): 141 -> 111 us with statistics, 107 -> 96 us without.
-  /// Every call wakes the pool: keep 1 when the other cores are busy (e.g.
-  /// predicting on another thread of a 2-core machine). With n != 1, a NumericalError from the activations (a row so
-  /// far outside the training range that float32 overflows) may come after
-  /// that share was applied: predictions and statistics are unchanged, the
-  /// rounding of later updates may differ. A runtime setting, not stored in
-  /// files; copies keep it. @throws InvalidArgument if negative.
+  /// `learn` / `unlearn` on one row (or with block_rows = 1) take the same
+  /// path. Every call wakes the pool: keep 1 when the other cores are busy
+  /// (e.g. predicting on another thread of a 2-core machine). With n != 1, a
+  /// NumericalError from the activations (a row so far outside the training
+  /// range that float32 overflows) may come after that share was applied:
+  /// predictions and statistics are unchanged, the rounding of later updates
+  /// may differ. A runtime setting, not stored in files; copies keep it.
+  /// @throws InvalidArgument if negative.
   void set_row_threads(int threads);
   int row_threads() const { return row_threads_; }
 
@@ -414,7 +416,7 @@ class OnlineElm {
   bool side_steps_due() const;
   // features_->hidden_row(x, ws_) and side_steps(), on two threads if
   // row_threads_ asks for them.
-  void hidden_row_and_side_steps(const float* x, const char* where);
+  void hidden_row_and_side_steps(const float* x, const char* where, Index row = 0);
   // Throws as class_column would, without adding the class.
   void check_label(std::int64_t label, bool may_grow, const char* where) const;
   void update_block(const RowMatrixXf& h, const RowMatrixXf& t, const VectorXd& weight,

@@ -313,6 +313,7 @@ class OnlineElm(_FileModel):
     samples_unlearned: int
     resolves: int
     state_bytes: int
+    row_threads: int
     proba_temperature: float
     config: ElmConfig
     forgetting: float

@@ -52,6 +52,12 @@ class OnlineELMClassifier(ClassifierMixin, _PicklesModelImage, BaseEstimator):
         ``precision="float64"`` for long streams of ill-conditioned features: the float32
         recursion alone can drift or stop being positive definite after millions of
         updates (measured in elm/online_elm.h).
+    row_threads : int, default=1
+        Threads for a one-row ``partial_fit`` (the real-time case): 1 keeps it on the calling
+        thread; n != 1 (0 = all cores) runs the hidden layer's product beside the spread
+        updates of the state on two threads, for layers of 2**16 weights and more. The model
+        is the same bit for bit whatever the value (a runtime setting: not saved, reapplied
+        after unpickling). Keep 1 when other threads already use the cores.
     integer_labels : bool, default=True
         Labels must be integers (they are the model's int64 labels). New labels in a later
         chunk add classes (the output layer grows).
@@ -68,7 +74,7 @@ class OnlineELMClassifier(ClassifierMixin, _PicklesModelImage, BaseEstimator):
                  alpha: float = 1.0, scaling: str = "minmax", hidden: Optional[str] = None,
                  weight_scale: float = 1.0, bias_scale: float = 1.0, rbf_width: float = 1.0,
                  forgetting: float = 1.0, precision: str = "float32", keep_statistics: bool = True,
-                 random_state: Any = None):
+                 row_threads: int = 1, random_state: Any = None):
         self.n_hidden = n_hidden
         self.activation = activation
         self.weight_init = weight_init
@@ -81,6 +87,7 @@ class OnlineELMClassifier(ClassifierMixin, _PicklesModelImage, BaseEstimator):
         self.forgetting = forgetting
         self.precision = precision
         self.keep_statistics = keep_statistics
+        self.row_threads = row_threads
         self.random_state = random_state
 
     def _config(self) -> _core.ElmConfig:
@@ -93,6 +100,12 @@ class OnlineELMClassifier(ClassifierMixin, _PicklesModelImage, BaseEstimator):
                              weight_scale=self.weight_scale, bias_scale=self.bias_scale,
                              rbf_width=self.rbf_width, random_state=self.random_state,
                              n_jobs=1)._make_config()
+
+    def _row_threads(self) -> int:
+        n = self.__dict__.get("row_threads", 1)
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise ValueError(f"OnlineELMClassifier: row_threads must be an integer >= 0, got {n!r}")
+        return int(n)
 
     def _labels(self, y: Any, n: int, where: str) -> np.ndarray:
         y = column_or_1d(np.asarray(y))
@@ -141,11 +154,13 @@ class OnlineELMClassifier(ClassifierMixin, _PicklesModelImage, BaseEstimator):
         if first:
             if X.shape[0] == 0:
                 raise ValueError("OnlineELMClassifier.partial_fit: the first chunk is empty")
+            row_threads = self._row_threads()
             declared = np.empty(0, np.int64) if classes is None else \
                 self._labels(classes, np.asarray(classes).size, "partial_fit")
             self._model = _core.OnlineElm.create(
                 self._config(), X, np.unique(declared), forgetting=float(self.forgetting),
                 precision=str(self.precision), keep_statistics=bool(self.keep_statistics))
+            self._model.row_threads = row_threads
         elif classes is not None:
             self._model.add_classes(np.unique(self._labels(classes, np.asarray(classes).size,
                                                            "partial_fit")))
@@ -201,6 +216,17 @@ class OnlineELMClassifier(ClassifierMixin, _PicklesModelImage, BaseEstimator):
         self._fitted_model().save(os.fspath(path))
 
     _core_model_type = _core.OnlineElm
+
+    def _after_unpickle(self) -> None:
+        # A runtime setting, not part of the file.
+        self._model.row_threads = self._row_threads()
+
+    def set_params(self, **params: Any) -> "OnlineELMClassifier":
+        """Set the parameters; a new ``row_threads`` also applies to a fitted model."""
+        super().set_params(**params)
+        if "row_threads" in params and "_model" in self.__dict__:
+            self._model.row_threads = self._row_threads()
+        return self
 
     @classmethod
     def _from_model(cls, model: Any) -> "OnlineELMClassifier":

@@ -111,6 +111,13 @@ void bind_online(py::module_& m) {
       .def_property_readonly("samples_unlearned", &OnlineElm::samples_unlearned)
       .def_property_readonly("resolves", &OnlineElm::resolves)
       .def_property_readonly("state_bytes", &OnlineElm::state_bytes)
+      .def_property(
+          "row_threads", &OnlineElm::row_threads,
+          [](OnlineElm& self, int threads) { self.set_row_threads(threads); },
+          "Threads for a one-row update (learn on a single row): 1 = the calling thread;\n"
+          "n != 1 (0 = all cores) runs the hidden layer's product beside the spread rank-64\n"
+          "updates on two threads for layers of 2**16 weights and more. The same bits for\n"
+          "any value; a runtime setting, not saved. ValueError if negative.")
       .def_property_readonly("proba_temperature",
                              [](const OnlineElm& self) { return self.elm_config().proba_temperature; })
       .def_property_readonly("config", &OnlineElm::elm_config, "A copy of the ElmConfig.")

@@ -102,6 +102,34 @@ def test_persistence_and_resume(tmp_path, digits):
     np.testing.assert_array_equal(batch.predict(Xte), a.predict(Xte))
 
 
+def test_row_threads_split_one_row_updates_without_changing_a_bit(digits):
+    Xtr, Xte, ytr, _ = digits
+    # 1100 x 64 weights: over the 2**16 from which a one-row update is split.
+    params = dict(n_hidden=1100, alpha=1.0, forgetting=0.999, random_state=5)
+    one = elmq.OnlineELMClassifier(**params)
+    two = elmq.OnlineELMClassifier(row_threads=2, **params)
+    for i in range(300):  # the real-time case: one row per call
+        for est in (one, two):
+            est.partial_fit(Xtr[i:i + 1], ytr[i:i + 1], classes=np.arange(10))
+    assert one.model_.row_threads == 1 and two.model_.row_threads == 2
+    assert one.model_.to_bytes() == two.model_.to_bytes()  # the whole state
+    # A runtime setting: not in the file, reapplied after unpickling and by set_params.
+    copy = pickle.loads(pickle.dumps(two))
+    assert copy.model_.row_threads == 2
+    copy.set_params(row_threads=0)
+    assert copy.model_.row_threads == 0
+    copy.partial_fit(Xtr[300:301], ytr[300:301])
+    one.partial_fit(Xtr[300:301], ytr[300:301])
+    np.testing.assert_array_equal(copy.model_.beta, one.model_.beta)
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="row_threads"):
+            elmq.OnlineELMClassifier(row_threads=bad).partial_fit(Xtr[:20], ytr[:20])
+    with pytest.raises(ValueError, match="row_threads"):
+        copy.set_params(row_threads=-2)
+    with pytest.raises(ValueError):
+        copy.model_.row_threads = -1
+
+
 def test_bad_input(digits):
     Xtr, Xte, ytr, _ = digits
     with pytest.raises(NotFittedError):

@@ -504,17 +504,24 @@ TEST(OnlineElm, RowThreadsGiveBitIdenticalModels) {
     OnlineConfig oc;
     oc.keep_statistics = stats;
     oc.forgetting = 0.999;
-    auto run = [&](int threads, bool regression) {
-      OnlineElm m = regression
+    // Streams: 0 learn_row and predict_then_learn_row; 1 regression rows;
+    // 2 learn() on one row at a time (with a zero-weight row now and then);
+    // 3 learn_row alone.
+    auto run = [&](int threads, int stream) {
+      OnlineElm m = stream == 1
                         ? OnlineElm::create_regression(small_config(520, 0.5), oc, b.x, 2)
                         : OnlineElm::create(small_config(520, 0.5), oc, b.x, LabelVector());
       m.set_row_threads(threads);
       std::vector<float> scores(6);
       std::int64_t guesses = 0;
+      const VectorXf zero = VectorXf::Zero(1);
       for (Index i = 0; i < b.x.rows(); ++i) {
-        if (regression) {
+        if (stream == 1) {
           m.learn_row_regression(b.x.row(i).data(), yr.row(i).data());
-        } else if (i % 2 == 0) {
+        } else if (stream == 2) {
+          if (i % 7 == 3) m.learn(b.x.middleRows(i, 1), b.y.segment(i, 1), zero);
+          m.learn(b.x.middleRows(i, 1), b.y.segment(i, 1));
+        } else if (i % 2 == 0 || stream == 3) {
           m.learn_row(b.x.row(i).data(), b.y[i]);
         } else {
           guesses += m.predict_then_learn_row(b.x.row(i).data(), b.y[i], scores.data());
@@ -522,18 +529,20 @@ TEST(OnlineElm, RowThreadsGiveBitIdenticalModels) {
       }
       return std::make_pair(m, guesses);
     };
-    for (const bool regression : {false, true}) {
-      const auto [one, g1] = run(1, regression);
-      const auto [two, g2] = run(2, regression);
+    for (const int stream : {0, 1, 2}) {
+      const auto [one, g1] = run(1, stream);
+      const auto [two, g2] = run(2, stream);
       EXPECT_EQ(two.row_threads(), 2);
       EXPECT_EQ(g1, g2);
-      EXPECT_TRUE(one.beta() == two.beta()) << "stats " << stats << " regression " << regression;
+      EXPECT_TRUE(one.beta() == two.beta()) << "stats " << stats << " stream " << stream;
       EXPECT_TRUE(one.inverse_gram() == two.inverse_gram()) << "stats " << stats;
       if (stats) {
         EXPECT_TRUE(one.gram() == two.gram());
       }
       EXPECT_TRUE(one.to_bytes() == two.to_bytes());  // the whole state, bit for bit
     }
+    // learn() on one row is learn_row, bit for bit (zero-weight rows are no-ops).
+    EXPECT_TRUE(run(2, 2).first.to_bytes() == run(1, 3).first.to_bytes()) << "stats " << stats;
   }
   OnlineElm m = OnlineElm::create(small_config(16, 1.0), OnlineConfig{}, b.x, LabelVector());
   EXPECT_THROW(m.set_row_threads(-1), InvalidArgument);
