@@ -36,13 +36,17 @@ constexpr Index kQueueCapacity = 2 * kQueueFlush;  // the live and the pending h
 constexpr Index kFlushSteps = kQueueFlush / 2;
 constexpr Index kStatsRows = 64;                   // hidden rows buffered before a rank-64 add to G
 constexpr Index kMaxBlockRows = 64;
-// A single-sample update runs its hidden-layer product and its share of the
-// rank-64 updates on two threads (set_row_threads) from this many weights up:
-// at 256 x 784 (2^17.6) the two threads take 18.4 us where one took 21.6
-// (bench/online BM_LearnRowThreads2, statistics kept); a quarter of the
+// A single-sample update splits its hidden-layer product and its share of
+// the rank-64 updates between threads (set_row_threads) from this many
+// weights up: at 256 x 784 (2^17.6) two threads took 18.4 us where one took
+// 21.6 (bench/online BM_LearnRowThreads2, statistics kept); a quarter of the
 // threshold of a prediction's split (kMinRowSplitWork), as the share is work
-// the prediction does not have.
+// the prediction does not have. Without a share due, the product alone is
+// split as a prediction's.
 constexpr Index kMinUpdateSplitWork = Index{1} << 16;
+// The product with the stored triangle runs in two segments (on two threads
+// when set_row_threads asks) from this padded L up (1 MiB of float32 state).
+constexpr Index kMinSymvSplit = 512;
 constexpr std::int64_t kDefaultResolvePeriod = 1'000'000;
 // A downdate pivot 1 - w h^T P h below this (for float32 state; the square
 // for float64) loses too many digits in the recursion: with statistics the
@@ -184,11 +188,19 @@ struct OnlineFeatures {
   // checked here, on L values, instead of on the inputs, so that one check
   // covers non-finite inputs and finite ones that overflow once scaled.
   void hidden_row(const float* x, PredictWorkspace& ws, const char* where, Index row = 0) const {
+    scale_row(x, ws);
+    hidden.project_row(ws.scaled.data(), ws.hidden.data(), 0, L);
+    activate_row(ws, where, row);
+  }
+  // hidden_row's first and last steps, for a caller that splits the
+  // product's rows between threads.
+  void scale_row(const float* x, PredictWorkspace& ws) const {
     const Index d = hidden.n_inputs();
     if (ws.scaled.size() != d) ws.scaled.resize(d);
     if (ws.hidden.size() != Lp) ws.hidden.setZero(Lp);
     scaler.transform_row(x, ws.scaled.data());
-    hidden.project_row(ws.scaled.data(), ws.hidden.data(), 0, L);
+  }
+  void activate_row(PredictWorkspace& ws, const char* where, Index row) const {
     float x_sq = 0.0f;
     if (rbf) x_sq = ws.scaled.squaredNorm();
     Eigen::Map<RowMatrixXf> h_row(ws.hidden.data(), 1, L);
@@ -211,7 +223,8 @@ class OnlineState {
   virtual void set_dense(const RowMatrixXd& dense) = 0;
   virtual RowMatrixXd dense() const = 0;
   /// q = Q h for h of length Lp (zero padded); returns h . q (Q: P without c).
-  virtual double apply(const float* h) = 0;
+  /// On up to `threads` threads (the same bits for any number).
+  virtual double apply(const float* h, int threads) = 0;
   /// The last q, as double.
   virtual void q_to(VectorXd& out) const = 0;
   /// Queues sign * (scale q)(scale q)^T.
@@ -269,9 +282,11 @@ class PackedState final : public detail::OnlineState {
         p_(Vec<T>::Zero(detail::packed_sym_size(lp))),
         queue_(RowMat<T>::Zero(kQueueCapacity, lp)),
         sign_(VectorXd::Zero(kQueueCapacity)),
+        split_(symv_split(lp)),
         q_(Vec<T>::Zero(lp)),
         hx_(Vec<T>::Zero(lp)),
         d_(Vec<T>::Zero(kQueueCapacity)),
+        q2_(Vec<T>::Zero(split_ > 0 ? lp : 0)),
         coef_(Vec<T>::Zero(kQueueCapacity)),
         tmp_(detail::packed_sym_rank_update_scratch<T>(lp, kQueueCapacity)) {}
 
@@ -304,14 +319,25 @@ class PackedState final : public detail::OnlineState {
     return c_ * d;
   }
 
-  double apply(const float* h) override {
+  double apply(const float* h, int threads) override {
     hx_ = Eigen::Map<const VectorXf>(h, lp_).template cast<T>();
     q_.setZero();
     const Index nb = lp_ / kTile;
-    if (a_ > 0 && a_c0_ != 1.0) {
-      detail::packed_sym_symv_rows(p_.data(), lp_, hx_.data(), q_.data(), 0, a_next_);
-      q_ *= static_cast<T>(1.0 / a_c0_);
-      detail::packed_sym_symv_rows(p_.data(), lp_, hx_.data(), q_.data(), a_next_, nb);
+    if (split_ > 0) {
+      // Two fixed segments of block rows (split_ depends on lp only), each
+      // summed into its own vector and added at the end: one thread or two
+      // give the same bits.
+      q2_.setZero();
+      parallel_for(2, threads, [&](std::int64_t part) {
+        if (part == 0) {
+          symv_segment(0, split_, q_.data());
+        } else {
+          symv_segment(split_, nb, q2_.data());
+        }
+      });
+      q_ += q2_;
+    } else if (a_ > 0 && a_c0_ != 1.0) {
+      symv_segment(0, nb, q_.data());
     } else {
       detail::packed_sym_symv(p_.data(), lp_, hx_.data(), q_.data());
     }
@@ -484,6 +510,29 @@ class PackedState final : public detail::OnlineState {
 
  private:
   Index a_off() const { return kQueueFlush - b_off_; }
+
+  // y += the part of Q hx_ from block rows [b0, b1): the block rows before
+  // a_next_ hold c0 times their part of Q while an update is pending.
+  void symv_segment(Index b0, Index b1, T* y) const {
+    if (a_ > 0 && a_c0_ != 1.0 && a_next_ > b0) {
+      const Index mid = std::min(a_next_, b1);
+      detail::packed_sym_symv_rows(p_.data(), lp_, hx_.data(), y, b0, mid);
+      Eigen::Map<Vec<T>>(y, lp_) *= static_cast<T>(1.0 / a_c0_);
+      if (mid < b1) detail::packed_sym_symv_rows(p_.data(), lp_, hx_.data(), y, mid, b1);
+    } else {
+      detail::packed_sym_symv_rows(p_.data(), lp_, hx_.data(), y, b0, b1);
+    }
+  }
+
+  // The first block row of apply's second segment, or 0 (one segment, one
+  // pass) below kMinSymvSplit: the tiles before it are about half of them.
+  static Index symv_split(Index lp) {
+    if (lp < kMinSymvSplit) return 0;
+    const Index nb = lp / kTile, total = nb * (nb + 1) / 2;
+    Index b = 0, tiles = 0;
+    while (2 * tiles < total) tiles += nb - b++;
+    return b;
+  }
   // Queue row j, regrouped by columns as term j of tmp_ (what the tile
   // update reads), when it is queued: no update starts with a copy of 64 rows.
   void regroup(Index j) {
@@ -589,7 +638,8 @@ class PackedState final : public detail::OnlineState {
   Index a_next_ = 0;  // its next block row
   double a_c0_ = 1.0;
   Index a_step_tiles_ = 0;
-  Vec<T> q_, hx_, d_;
+  Index split_ = 0;  // symv_split(lp_)
+  Vec<T> q_, hx_, d_, q2_;
   Vec<T> coef_;    // c * sign of the rows being added to the triangle
   RowMat<T> tmp_;  // the queue's rows regrouped by columns (term j: row j)
   // Scratch of the block path: Q as a dense upper triangle (not saved).
@@ -1160,24 +1210,35 @@ bool OnlineElm::side_steps_due() const {
 void OnlineElm::hidden_row_and_side_steps(const float* x, const char* where, Index row) {
   // Two independent pieces of work: the hidden layer's product (streams W
   // from memory) and this sample's share of the rank-64 updates (compute on
-  // cached data). Side by side on two threads when asked; each is done by one
-  // thread in a fixed order, so the bits do not depend on row_threads. They
-  // share no written data: the first writes ws_ only; the second the state's
-  // tiles, queue scaling and cursors, G, B and the fold's cursors (it reads
-  // the buffered rows of the half being folded, which nothing writes now).
-  if (row_threads_ != 1 && side_steps_due() &&
-      L_ * n_features() >= kMinUpdateSplitWork) {
-    parallel_for(2, resolve_threads(row_threads_), [&](std::int64_t task) {
-      if (task == 0) {
-        features_->hidden_row(x, ws_, where, row);
-      } else {
-        side_steps();
-      }
-    });
-  } else {
+  // cached data). With row_threads they share the threads: the share is one
+  // task and the product's rows, in blocks of 64, are the others, taken as
+  // threads come free, so that both finish together. Each neuron's sum and
+  // the share are done by one thread in a fixed order, so the bits do not
+  // depend on row_threads. They share no written data: the product writes
+  // its rows of ws_.hidden; the share the state's tiles, queue scaling and
+  // cursors, G, B and the fold's cursors (it reads the buffered rows of the
+  // half being folded, which nothing writes now).
+  const int threads = row_threads_ == 1 ? 1 : resolve_threads(row_threads_);
+  const bool due = side_steps_due();
+  const Index work = L_ * n_features();
+  if (threads <= 1 || work < (due ? kMinUpdateSplitWork : kMinRowSplitWork)) {
     features_->hidden_row(x, ws_, where, row);  // may throw: nothing has changed yet
     side_steps();
+    return;
   }
+  constexpr Index kBlock = 64;
+  const Index blocks = (L_ + kBlock - 1) / kBlock;
+  const std::int64_t first = due ? 1 : 0;
+  features_->scale_row(x, ws_);
+  parallel_for(first + blocks, threads, [&](std::int64_t task) {
+    if (task < first) {
+      side_steps();
+      return;
+    }
+    const Index r0 = (task - first) * kBlock, r1 = std::min(L_, r0 + kBlock);
+    features_->hidden.project_row(ws_.scaled.data(), ws_.hidden.data() + r0, r0, r1);
+  });
+  features_->activate_row(ws_, where, row);
 }
 
 void OnlineElm::update_row(const float* h, const float* t, double weight, bool unlearn,
@@ -1185,7 +1246,7 @@ void OnlineElm::update_row(const float* h, const float* t, double weight, bool u
   if (!stepped) side_steps();
   const Index C = n_outputs();
   const double rho = unlearn ? 1.0 : online_.forgetting;
-  const double hq = state_->apply(h);
+  const double hq = state_->apply(h, row_threads_ == 1 ? 1 : resolve_threads(row_threads_));
   const double c = state_->c();
   // s = rho / a + h^T P h with a = +w (learn) or -w (unlearn).
   const double s = (unlearn ? -rho / weight : rho / weight) + c * hq;

@@ -281,13 +281,18 @@ class OnlineElm {
 
   /// Threads for one single-sample update (learn_row, learn_row_regression,
   /// predict_then_learn_row): 1 (the default) does all of it on the calling
-  /// thread; n != 1 (0 = all cores) runs the hidden layer's product (bound by
-  /// memory: it streams W) beside the sample's share of the rank-64 updates
-  /// of P and G (bound by arithmetic) on two threads of elmq's pool, when the
-  /// layer has at least 2^16 weights and such an update is in progress.
-  /// Results are bit-identical for any n. At L = 1000, 784 inputs, on this
-  /// 2-core Zen 3 (bench/online BM_LearnRowThreads2, wall time; interleaved
-  /// runs, min of 3): 141 -> 111 us with statistics, 107 -> 96 us without.
+  /// thread; n != 1 (0 = all cores) spreads it over up to n threads of
+  /// elmq's pool in two steps. First the hidden layer's product (bound by
+  /// memory: it streams W), in blocks of 64 neurons, and the sample's share
+  /// of the rank-64 updates of P and G (bound by arithmetic), taken as
+  /// threads come free; from 2^16 weights when such a share is due, else
+  /// from 2^18 as a prediction (ElmModel::set_row_threads). Then the product
+  /// with P, in two halves from L = 512 up. Results are bit-identical for any
+  /// n (each neuron, share and half is summed by one thread in a fixed
+  /// order). Wall time at 784 inputs on a 2-core Zen 3 (bench/online
+  /// BM_LearnRowThreads2 / BM_LearnRowNoStatsThreads2 against one thread;
+  /// interleaved runs, min of 3, 2026-12-03): L = 1000 with statistics 156
+  /// -> 95 us, without 110 -> 72 us; L = 2000 664 -> 529 us and 489 -> 232 us.
   /// `learn` / `unlearn` on one row (or with block_rows = 1) take the same
   /// path. Every call wakes the pool: keep 1 when the other cores are busy
   /// (e.g. predicting on another thread of a 2-core machine). With n != 1, a

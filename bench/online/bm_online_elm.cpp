@@ -346,10 +346,11 @@ void BM_LearnRowF64(benchmark::State& state) {
 }
 BENCHMARK(BM_LearnRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LearnRowNoStats)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicrosecond);
-// The same with set_row_threads(2): the hidden layer's product beside the
-// rank-64 share on a second thread. Wall time (UseRealTime: the second
-// thread's work is not in the main thread's CPU time); its floor is the
-// wall time of two threads reading the bytes together.
+// The same with set_row_threads(2): the hidden layer's product and the
+// rank-64 shares, then the product with P, split over two threads. Wall
+// time (UseRealTime: the second thread's work is not in the main thread's
+// CPU time); its floor is the wall time of two threads reading the bytes
+// together.
 void BM_LearnRowThreads2(benchmark::State& state) {
   learn_row_bench(state, StatePrecision::kFloat32, true, 2);
 }
