@@ -112,6 +112,28 @@ TEST(OnlineRealtime, LearnRowAllocatesNothingAfterWarmUp) {
   }
 }
 
+// The same with set_row_threads(2), where the update is split: 520 x 128
+// weights (over 2^16) and a padded L of 520 (over 512, P's product in two
+// halves). The calling thread's allocations are counted.
+TEST(OnlineRealtime, SplitLearnRowAllocatesNothingAfterWarmUp) {
+  const auto b = make_blobs(400, 128, 5, 104);
+  OnlineConfig oc;
+  oc.resolve_period = 1'000'000;
+  OnlineElm m = OnlineElm::create(online_test::small_config(520, 1.0), oc, b.x, LabelVector());
+  m.set_row_threads(2);
+  for (Index i = 0; i < 200; ++i) m.learn_row(b.x.row(i).data(), b.y[i]);
+  std::vector<float> scores(5);
+  AllocationCounter counter;
+  for (Index i = 200; i < b.x.rows(); ++i) {
+    if (i % 2 == 0) {
+      m.learn_row(b.x.row(i).data(), b.y[i]);
+    } else {
+      m.predict_then_learn_row(b.x.row(i).data(), b.y[i], scores.data());
+    }
+  }
+  EXPECT_EQ(counter.count(), 0);
+}
+
 // state_data(): the stored triangle stays where it is through updates (a
 // real-time program may lock it in RAM once), and it is the triangle: right
 // after a re-solve (no queued corrections, multiplier 1) it unpacks to P.
