@@ -103,8 +103,9 @@ class OnlineELMClassifier(ClassifierMixin, _PicklesModelImage, BaseEstimator):
 
     def _row_threads(self) -> int:
         n = self.__dict__.get("row_threads", 1)
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-            raise ValueError(f"OnlineELMClassifier: row_threads must be an integer >= 0, got {n!r}")
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 0 <= n < 2**31:
+            raise ValueError(f"OnlineELMClassifier: row_threads must be an integer in [0, 2**31), "
+                             f"got {n!r}")
         return int(n)
 
     def _labels(self, y: Any, n: int, where: str) -> np.ndarray:

@@ -121,7 +121,7 @@ def test_row_threads_split_one_row_updates_without_changing_a_bit(digits):
     copy.partial_fit(Xtr[300:301], ytr[300:301])
     one.partial_fit(Xtr[300:301], ytr[300:301])
     np.testing.assert_array_equal(copy.model_.beta, one.model_.beta)
-    for bad in (-1, 1.5, True, "2"):
+    for bad in (-1, 1.5, True, "2", 2**40):
         with pytest.raises(ValueError, match="row_threads"):
             elmq.OnlineELMClassifier(row_threads=bad).partial_fit(Xtr[:20], ytr[:20])
     with pytest.raises(ValueError, match="row_threads"):
