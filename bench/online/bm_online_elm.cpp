@@ -202,7 +202,7 @@ class PairedFloor {
       : state_(state),
         real_(std::move(real)),
         other_(VectorXf::LinSpaced(static_cast<Index>(other_bytes / sizeof(float)), 0.0f, 1.0f)),
-        threads_(threads) {
+        threads_(std::clamp(threads, 1, 2)) {  // read_all sums two parts at most
     real_.push_back({other_.data(), other_.size()});
     for (const Array& a : real_) bytes_ += a.bytes();
   }
