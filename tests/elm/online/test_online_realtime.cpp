@@ -89,26 +89,32 @@ TEST(OnlineRealtime, PredictAllocatesNothingAfterWarmUp) {
   EXPECT_NE(sink, 0);
 }
 
+// Heap allocations on this thread while `m` learns the rows of `b` from row
+// 200 on, alternately by learn_row and predict_then_learn_row, after a
+// warm-up on the first 200 (every class seen: growth allocates; one queue
+// flush, one fold).
+long stream_allocations(OnlineElm& m, const online_test::Blobs& b) {
+  for (Index i = 0; i < 200; ++i) m.learn_row(b.x.row(i).data(), b.y[i]);
+  std::vector<float> scores(m.n_outputs());
+  AllocationCounter counter;
+  for (Index i = 200; i < b.x.rows(); ++i) {
+    if (i % 2 == 0) {
+      m.learn_row(b.x.row(i).data(), b.y[i]);
+    } else {
+      m.predict_then_learn_row(b.x.row(i).data(), b.y[i], scores.data());
+    }
+  }
+  return counter.count();
+}
+
 TEST(OnlineRealtime, LearnRowAllocatesNothingAfterWarmUp) {
-  const auto b = make_blobs(1200, 20, 5, 102);
+  const auto b = make_blobs(1200, 20, 5, 102);  // 1000 streamed rows: 15 flushes and folds
   for (StatePrecision p : {StatePrecision::kFloat32, StatePrecision::kFloat64}) {
     OnlineConfig oc;
     oc.precision = p;
     oc.resolve_period = 1'000'000;
     OnlineElm m = OnlineElm::create(online_test::small_config(96, 1.0), oc, b.x, LabelVector());
-    // Warm-up: every class seen (growth allocates), one queue flush, one fold.
-    for (Index i = 0; i < 200; ++i) m.learn_row(b.x.row(i).data(), b.y[i]);
-    std::vector<float> scores(5);
-    AllocationCounter counter;
-    // Spans 15 queue flushes and statistics folds.
-    for (Index i = 200; i < b.x.rows(); ++i) {
-      if (i % 2 == 0) {
-        m.learn_row(b.x.row(i).data(), b.y[i]);
-      } else {
-        m.predict_then_learn_row(b.x.row(i).data(), b.y[i], scores.data());
-      }
-    }
-    EXPECT_EQ(counter.count(), 0) << state_precision_name(p);
+    EXPECT_EQ(stream_allocations(m, b), 0) << state_precision_name(p);
   }
 }
 
@@ -121,17 +127,7 @@ TEST(OnlineRealtime, SplitLearnRowAllocatesNothingAfterWarmUp) {
   oc.resolve_period = 1'000'000;
   OnlineElm m = OnlineElm::create(online_test::small_config(520, 1.0), oc, b.x, LabelVector());
   m.set_row_threads(2);
-  for (Index i = 0; i < 200; ++i) m.learn_row(b.x.row(i).data(), b.y[i]);
-  std::vector<float> scores(5);
-  AllocationCounter counter;
-  for (Index i = 200; i < b.x.rows(); ++i) {
-    if (i % 2 == 0) {
-      m.learn_row(b.x.row(i).data(), b.y[i]);
-    } else {
-      m.predict_then_learn_row(b.x.row(i).data(), b.y[i], scores.data());
-    }
-  }
-  EXPECT_EQ(counter.count(), 0);
+  EXPECT_EQ(stream_allocations(m, b), 0);
 }
 
 // state_data(): the stored triangle stays where it is through updates (a
