@@ -1218,7 +1218,7 @@ void OnlineElm::hidden_row_and_side_steps(const float* x, const char* where, Ind
   // its rows of ws_.hidden; the share the state's tiles, queue scaling and
   // cursors, G, B and the fold's cursors (it reads the buffered rows of the
   // half being folded, which nothing writes now).
-  const int threads = row_threads_ == 1 ? 1 : resolve_threads(row_threads_);
+  const int threads = resolve_threads(row_threads_);
   const bool due = side_steps_due();
   const Index work = L_ * n_features();
   if (threads <= 1 || work < (due ? kMinUpdateSplitWork : kMinRowSplitWork)) {
@@ -1246,7 +1246,7 @@ void OnlineElm::update_row(const float* h, const float* t, double weight, bool u
   if (!stepped) side_steps();
   const Index C = n_outputs();
   const double rho = unlearn ? 1.0 : online_.forgetting;
-  const double hq = state_->apply(h, row_threads_ == 1 ? 1 : resolve_threads(row_threads_));
+  const double hq = state_->apply(h, resolve_threads(row_threads_));
   const double c = state_->c();
   // s = rho / a + h^T P h with a = +w (learn) or -w (unlearn).
   const double s = (unlearn ? -rho / weight : rho / weight) + c * hq;
@@ -1458,11 +1458,12 @@ void OnlineElm::learn_rows(const ConstMatrixRef& x, const RowMatrixXf& t, const 
     // row_threads' split), unless its weight is 0: then it is skipped below
     // and must not advance the spread updates either.
     const bool single = m == 1 && (w.size() == 0 || w[begin] > 0.0f);
-    if (single) {
-      hidden_row_and_side_steps(x.row(begin).data(), where, begin);
-      hb.row(0) = ws_.hidden.head(L_).transpose();
-    } else if (m == 1) {
-      features_->hidden_row(x.row(begin).data(), ws_, where, begin);
+    if (m == 1) {
+      if (single) {
+        hidden_row_and_side_steps(x.row(begin).data(), where, begin);
+      } else {
+        features_->hidden_row(x.row(begin).data(), ws_, where, begin);
+      }
       hb.row(0) = ws_.hidden.head(L_).transpose();
     } else {
       xs.resize(m, x.cols());

@@ -276,10 +276,18 @@ class PairedFloor {
   std::vector<double> ratios_;  // per chunk: time per item / its floor
 };
 
-// W as the floor's real array (every one-row path reads it).
-PairedFloor::Array hidden_weights(const OnlineElm& m) {
+// The floor of a one-row path of m: a prediction must read W, the bias and
+// beta; a single-sample update (with_state) also the stored triangle of P.
+PairedFloor model_floor(benchmark::State& state, const OnlineElm& m, bool with_state,
+                        int threads) {
   const RowMatrixXf& w = m.hidden().weights();
-  return {w.data(), w.size()};
+  std::vector<PairedFloor::Array> real = {{w.data(), w.size()}};
+  if (with_state) {
+    const bool f64 = m.online_config().precision == StatePrecision::kFloat64;
+    real.push_back({m.state_data(), static_cast<Index>(m.state_bytes() / (f64 ? 8 : 4)), f64});
+  }
+  return PairedFloor(state, std::move(real),
+                     weight_bytes(m) - 4.0 * static_cast<double>(w.size()), threads);
 }
 
 // ---------------------------------------------------------------- predict
@@ -291,10 +299,7 @@ void BM_PredictRow(benchmark::State& state) {
   std::vector<float> scores(kClasses);
   Index i = 0;
   std::int64_t sink = 0;
-  // Must read W, the bias and beta.
-  const Index w_size = f.model->hidden().weights().size();
-  PairedFloor floor(state, {hidden_weights(*f.model)},
-                    weight_bytes(*f.model) - 4.0 * static_cast<double>(w_size));
+  PairedFloor floor = model_floor(state, *f.model, false, 1);
   for (auto _ : state) {
     sink += snap->predict_row(f.x.row(i).data(), ws, scores.data());
     i = (i + 1) % kRows;
@@ -308,23 +313,13 @@ BENCHMARK(BM_PredictRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicro
 
 // ---------------------------------------------------------------- updates
 
-// A single-sample update must touch W and beta (hidden layer, error) and the
-// stored triangle of P.
-PairedFloor update_floor(benchmark::State& state, const OnlineElm& m, int threads) {
-  const double w_bytes = 4.0 * static_cast<double>(m.hidden().weights().size());
-  const bool f64 = m.online_config().precision == StatePrecision::kFloat64;
-  const PairedFloor::Array p{m.state_data(),
-                             static_cast<Index>(m.state_bytes() / (f64 ? 8 : 4)), f64};
-  return PairedFloor(state, {hidden_weights(m), p}, weight_bytes(m) - w_bytes, threads);
-}
-
 // Single-sample update from a raw row (hidden layer + RLS step).
 void learn_row_bench(benchmark::State& state, StatePrecision precision, bool stats,
                      int row_threads = 1) {
   Fixture f = make_fixture(state.range(0), precision, stats);
   OnlineElm& m = *f.model;
   m.set_row_threads(row_threads);
-  PairedFloor floor = update_floor(state, m, row_threads);
+  PairedFloor floor = model_floor(state, m, true, row_threads);
   Index i = 0;
   for (auto _ : state) {
     m.learn_row(f.x.row(i).data(), f.y[i]);
@@ -413,7 +408,7 @@ void BM_PredictThenLearnRow(benchmark::State& state) {
   std::vector<float> scores(kClasses);
   Index i = 0;
   std::int64_t sink = 0;
-  PairedFloor floor = update_floor(state, m, 1);
+  PairedFloor floor = model_floor(state, m, true, 1);
   for (auto _ : state) {
     sink += m.predict_then_learn_row(f.x.row(i).data(), f.y[i], scores.data());
     i = (i + 1) % kRows;
