@@ -59,6 +59,39 @@ using RowMat = detail::SymRowMat<T>;
 template <typename T>
 using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 
+// P = (G + lambda I)^-1 (whole, exactly symmetric) and beta = P B, from one
+// Cholesky factor A = L L^T: P = X^T X with X = L^-1, built from the
+// triangles' blocks (X one block column at a time, each a solve on the
+// trailing block of L; X^T X as a rank-128 update of a leading block per
+// block row of X). That is about L^3 / 2 multiply-adds in all, where solving
+// L L^T P = I against the whole identity took 7 L^3 / 6 (the LAPACK potri
+// way; bench/online BM_Resolve). False if A is not positive definite.
+bool ridge_inverse(const RowMatrixXd& g, double lambda, const RowMatrixXd& b, RowMatrixXd& p,
+                   RowMatrixXd& beta) {
+  const Index n = g.rows();
+  Eigen::MatrixXd a = g;
+  a.diagonal().array() += lambda;
+  const Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(a);  // L in a's lower triangle
+  if (llt.info() != Eigen::Success) return false;
+  beta = llt.solve(Eigen::MatrixXd(b));
+  constexpr Index kB = 128;
+  Eigen::MatrixXd x = Eigen::MatrixXd::Zero(n, n);
+  for (Index j = 0; j < n; j += kB) {
+    const Index w = std::min(kB, n - j), m = n - j;
+    auto xj = x.block(j, j, m, w);
+    xj.topRows(w).setIdentity();
+    a.block(j, j, m, m).triangularView<Eigen::Lower>().solveInPlace(xj);
+  }
+  Eigen::MatrixXd upper = Eigen::MatrixXd::Zero(n, n);
+  for (Index k = 0; k < n; k += kB) {
+    const Index w = std::min(kB, n - k), m = k + w;
+    upper.topLeftCorner(m, m).selfadjointView<Eigen::Upper>().rankUpdate(
+        x.block(k, 0, w, m).transpose());
+  }
+  p = upper.selfadjointView<Eigen::Upper>();
+  return true;
+}
+
 // The output-weight update of one sample: e = beta^T h, then (after e is
 // scaled) beta += q e^T and its float copy, beta being L x C row-major. With
 // C a compile-time constant each row is a fixed-size vector; with C known
@@ -795,21 +828,17 @@ void OnlineElm::init_common(const OnlineConfig& online, Task task, Index n_outpu
 
 void OnlineElm::init_prior(const RowMatrixXd* gram, const RowMatrixXd& hty) {
   if (gram != nullptr) {
-    Eigen::MatrixXd a = *gram;
-    a.diagonal().array() += lambda_;
-    Eigen::LLT<Eigen::MatrixXd> llt(a);
-    if (llt.info() != Eigen::Success) {
+    RowMatrixXd p, beta;
+    if (!ridge_inverse(*gram, lambda_, hty, p, beta)) {
       throw NumericalError(
           str_cat("OnlineElm: G + lambda*I of the seed model is not positive "
                   "definite (L = ",
                   L_, ", lambda = ", lambda_, ")"));
     }
-    const RowMatrixXd p = llt.solve(Eigen::MatrixXd::Identity(L_, L_));
-    const RowMatrixXd beta = llt.solve(Eigen::MatrixXd(hty));
     if (!p.allFinite() || !beta.allFinite()) {
       throw NumericalError("OnlineElm: the seed solve is not finite; use a larger lambda");
     }
-    state_->set_dense(0.5 * (p + p.transpose()));
+    state_->set_dense(p);
     beta_ = beta;
   } else {
     state_->set_dense(RowMatrixXd::Identity(L_, L_) / lambda_);
@@ -1157,16 +1186,12 @@ void OnlineElm::resolve_folded(const RowMatrixXf* rm_h, const RowMatrixXf* rm_t,
     g.noalias() -= h.transpose() * rm_w->asDiagonal() * h;
     b.noalias() -= h.transpose() * rm_w->asDiagonal() * t;
   }
-  Eigen::MatrixXd a = g;
-  a.diagonal().array() += lambda_;
-  Eigen::LLT<Eigen::MatrixXd> llt(a);
-  if (llt.info() != Eigen::Success) {
+  RowMatrixXd p, beta;
+  if (!ridge_inverse(g, lambda_, b, p, beta)) {
     throw NumericalError(str_cat(
         "OnlineElm::resolve: G + lambda*I is not positive definite (L = ", L_, ", lambda = ",
         lambda_, ")", rm_h != nullptr ? "; the rows being unlearned were not learned before" : ""));
   }
-  RowMatrixXd p = llt.solve(Eigen::MatrixXd::Identity(L_, L_));
-  RowMatrixXd beta = llt.solve(Eigen::MatrixXd(b));
   if (!p.allFinite() || !beta.allFinite()) {
     throw NumericalError(str_cat("OnlineElm::resolve: the solution is not finite (L = ", L_,
                                  ", lambda = ", lambda_, ")"));
@@ -1176,7 +1201,7 @@ void OnlineElm::resolve_folded(const RowMatrixXf* rm_h, const RowMatrixXf* rm_t,
     detail::packed_sym_from_dense(g, Lp_, gram_packed_.data());
     hty_ = b;
   }
-  state_->set_dense(0.5 * (p + p.transpose()));
+  state_->set_dense(p);
   beta_ = beta;
   sync_beta_f32();
   since_resolve_ = 0;

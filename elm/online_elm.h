@@ -53,7 +53,10 @@
 // update p50 / p99 80-97 / 1,352-1,548 -> 131-139 / 243-280 us. The median
 // rises (most samples now carry a slice), the tail falls 5-7x, the mean
 // stays within this machine's noise. An exact re-solve (below, O(L^3))
-// still falls on one sample when it is due. A model
+// still falls on one sample when it is due: in that stream (rho = 0.999,
+// a re-solve every 3,000 samples) it is the slowest update, 42-70 ms (77-102
+// before the inverse was built from the Cholesky factor's triangles,
+// 2026-12-03; the example prints it as "upd max us"). A model
 // saved mid-way stores the product in progress (file version 2).
 //
 // Forgetting (0 < rho <= 1): each learned sample multiplies the weight of all
@@ -148,8 +151,9 @@ struct OnlineConfig {
   /// Samples between exact re-solves (with keep_statistics), >= 1, or 0 =
   /// automatic: 1,000,000 when rho = 1; ceil(3 / (1 - rho)) when rho < 1 (the
   /// ridge term then never decays below rho^period ~ 5% of lambda). A
-  /// re-solve is a double Cholesky and inverse of L x L (about L^3 flops; it
-  /// runs inside the update that triggers it).
+  /// re-solve is a double Cholesky and inverse of L x L (about L^3 / 2
+  /// multiply-adds; it runs inside the update that triggers it: bench/online
+  /// BM_Resolve, about 75-90 ms at L = 1000 and 0.4-0.5 s at L = 2000 here).
   std::int64_t resolve_period = 0;
   /// Classification: a label not seen before adds a class (true) or throws
   /// InvalidArgument (false).

@@ -143,6 +143,38 @@ TEST(OnlineElm, RowByRowEqualsBlocksWithForgettingAndWeights) {
   }
 }
 
+// The re-solve inverts G + lambda I block by block (128 rows of the factor
+// at a time): at L = 300 (two whole blocks and a tail, padded to 304) P and
+// beta must equal a plain Cholesky solve of the same double statistics, and
+// P must be exactly symmetric.
+TEST(OnlineElm, ResolveInvertsTheStatisticsAcrossBlocks) {
+  const auto b = make_blobs(900, 12, 4, 21);
+  const ElmConfig cfg = small_config(300, 2.0);
+  LabelVector classes(4);
+  classes << 0, 1, 2, 3;
+  for (StatePrecision precision : {StatePrecision::kFloat64, StatePrecision::kFloat32}) {
+    OnlineConfig oc = online_config(precision, 64);
+    oc.resolve_period = 1'000'000;
+    OnlineElm m = OnlineElm::create(cfg, oc, b.x, classes);
+    m.learn(b.x.topRows(500), b.y.head(500));
+    for (Index i = 500; i < b.x.rows(); ++i) m.learn_row(b.x.row(i).data(), b.y[i]);
+    m.resolve();
+    Eigen::MatrixXd a = m.gram();
+    a.diagonal().array() += m.lambda();
+    const Eigen::LLT<Eigen::MatrixXd> llt(a);
+    ASSERT_EQ(llt.info(), Eigen::Success);
+    const Eigen::MatrixXd p_ref = llt.solve(Eigen::MatrixXd::Identity(a.rows(), a.cols()));
+    const Eigen::MatrixXd beta_ref = llt.solve(Eigen::MatrixXd(m.gram_targets()));
+    const RowMatrixXd p = m.inverse_gram();
+    const bool f64 = precision == StatePrecision::kFloat64;
+    std::printf("[ %s ] P rel err %.3g, beta rel err %.3g\n", state_precision_name(precision),
+                rel_max_err(p, p_ref), rel_max_err(m.beta(), beta_ref));
+    EXPECT_LT(rel_max_err(p, p_ref), f64 ? 1e-12 : 1e-6);  // float32: P's storage
+    EXPECT_LT(rel_max_err(m.beta(), beta_ref), 1e-10);
+    EXPECT_EQ(RowMatrixXd(p.transpose()), p);
+  }
+}
+
 TEST(OnlineElm, WeightedStreamEqualsWeightedBatchFit) {
   const auto b = make_blobs(400, 5, 3, 12);
   const ElmConfig cfg = small_config(48, 0.3);
