@@ -13,6 +13,16 @@
 // time per item over the mean floor of those reads; x_floor_med the median
 // over chunks of their ratio. (A floor measured once at start-up swung 2.5x
 // between runs of this binary on this shared host, 2026-12-03.)
+// The one-thread single-sample updates also report products_us: the CPU time
+// per sample of the rank-64 products they run in slices (the float32 state's
+// flush; with statistics also the double fold into G), timed alone on cached
+// operands, and x_floor_min = (floor + products_us) / floor: what x_floor
+// would be if the reads ran at the floor and the products at that rate, one
+// after the other. Those products are arithmetic that no byte of the sample
+// pays for; on one core they add to the reads. (In a scratch test here,
+// interleaving a double rank-64 kernel that prefetches the next weight rows
+// with a 784-input hidden-layer product took 8-13 % off the pair's time at
+// L = 2000, against 41 % for a full overlap, and -4 to +27 % at L = 1000.)
 // A block update of 64 rows is compute-bound instead (three products with
 // the triangle per block, about 2.5 L^2 float and 0.5 L^2 double
 // multiply-adds per sample plus the hidden layer): its floor uses the float
@@ -218,9 +228,14 @@ class PairedFloor {
     chunk_start_ = now();
   }
 
-  void report() {
+  // The mean floor per item (measuring one if none was taken yet).
+  double seconds_per_item() {
     if (reads_ == 0) measure();  // a short run (the calibration rounds)
-    set_floor(state_, bytes_, seconds_ / static_cast<double>(reads_));
+    return seconds_ / static_cast<double>(reads_);
+  }
+
+  void report() {
+    set_floor(state_, bytes_, seconds_per_item());
     if (!ratios_.empty()) {
       auto mid = ratios_.begin() + static_cast<std::ptrdiff_t>(ratios_.size() / 2);
       std::nth_element(ratios_.begin(), mid, ratios_.end());
@@ -313,6 +328,38 @@ BENCHMARK(BM_PredictRow)->Arg(256)->Arg(1000)->Arg(2000)->Unit(benchmark::kMicro
 
 // ---------------------------------------------------------------- updates
 
+// CPU seconds per sample of a rank-64 product on an lp x lp triangle of T
+// (the state's flush, or the statistics' fold, which a single-sample update
+// runs in slices): the best of five, measured alone, where its operands stay
+// in cache (so an update cannot do them faster).
+template <typename T>
+double rank64_seconds_per_sample(Index lp) {
+  static std::map<Index, double> cache;
+  auto it = cache.find(lp);
+  if (it != cache.end()) return it->second;
+  constexpr Index m = 64;
+  Eigen::Matrix<T, Eigen::Dynamic, 1> p = Eigen::Matrix<T, Eigen::Dynamic, 1>::Zero(
+      detail::packed_sym_size(lp));
+  const RowMatrixXf v = RowMatrixXf::Random(m, lp) * 1e-3f;
+  const Eigen::Matrix<T, Eigen::Dynamic, 1> coef = Eigen::Matrix<T, Eigen::Dynamic, 1>::Constant(m, T(-1));
+  detail::SymRowMat<T> scratch;
+  const int passes = static_cast<int>(std::clamp<Index>((Index{2000} * 2000) / (lp * lp), 1, 64));
+  detail::packed_sym_rank_update<T, float>(p.data(), lp, 1.0, v.data(), lp, coef.data(), m,
+                                           scratch);  // warm
+  double best = 1e300;
+  for (int rep = 0; rep < 5; ++rep) {
+    const double t0 = cpu_seconds();
+    for (int k = 0; k < passes; ++k) {
+      detail::packed_sym_rank_update<T, float>(p.data(), lp, 1.0, v.data(), lp, coef.data(), m,
+                                               scratch);
+      benchmark::ClobberMemory();
+    }
+    best = std::min(best, (cpu_seconds() - t0) / passes);
+  }
+  benchmark::DoNotOptimize(p.data());
+  return cache[lp] = best / m;
+}
+
 // Single-sample update from a raw row (hidden layer + RLS step).
 void learn_row_bench(benchmark::State& state, StatePrecision precision, bool stats,
                      int row_threads = 1) {
@@ -329,6 +376,19 @@ void learn_row_bench(benchmark::State& state, StatePrecision precision, bool sta
   state.SetItemsProcessed(state.iterations());
   floor.report();
   state.counters["state_MiB"] = static_cast<double>(m.state_bytes()) / (1 << 20);
+  if (row_threads == 1) {
+    // The rank-64 products (P's flush, G's fold) are arithmetic on cached
+    // data that a sample's bytes do not pay for: with the reads at the floor
+    // and the products at their own rate, one core can do no better than
+    // x_floor_min (unless it overlapped the two, which it does not here).
+    const Index lp = (m.n_hidden() + detail::kSymTile - 1) / detail::kSymTile * detail::kSymTile;
+    double products = precision == StatePrecision::kFloat64 ? rank64_seconds_per_sample<double>(lp)
+                                                            : rank64_seconds_per_sample<float>(lp);
+    if (stats) products += rank64_seconds_per_sample<double>(lp);
+    const double floor_s = floor.seconds_per_item();
+    state.counters["products_us"] = products * 1e6;
+    state.counters["x_floor_min"] = (floor_s + products) / floor_s;
+  }
 }
 void BM_LearnRow(benchmark::State& state) {
   learn_row_bench(state, StatePrecision::kFloat32, true);
